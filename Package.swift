@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies point down only:
+//   pure:    HTTPWire, RoutingTable, Selection (no Glibc, no Foundation)
+//   config:  Config (the only user of Yams)
+//   system:  CLinux (C), Posix, Ring
+//   process: Worker
+//   exe:     tether
+let package = Package(
+    name: "tether",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tether", targets: ["tether"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // Pure modules: no I/O, exhaustively tested.
+        .target(name: "HTTPWire"),
+        .target(name: "RoutingTable"),
+        .target(name: "Selection", dependencies: ["RoutingTable"]),
+        .target(name: "Config", dependencies: ["RoutingTable", .product(name: "Yams", package: "Yams")]),
+
+        // System modules: the one way into the kernel.
+        .target(
+            name: "CLinux",
+            cSettings: [.define("_GNU_SOURCE")],
+            linkerSettings: [.linkedLibrary("uring")]
+        ),
+        .target(name: "Posix", dependencies: ["CLinux"]),
+        .target(name: "Ring", dependencies: ["CLinux", "Posix"]),
+
+        // Process roles.
+        .target(name: "Worker", dependencies: ["HTTPWire", "RoutingTable", "Selection", "Posix", "Ring"]),
+
+        .executableTarget(
+            name: "tether",
+            dependencies: [
+                "Config", "Worker", "RoutingTable",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "HTTPWireTests", dependencies: ["HTTPWire"]),
+        .testTarget(name: "RoutingTableTests", dependencies: ["RoutingTable"]),
+        .testTarget(name: "SelectionTests", dependencies: ["Selection", "RoutingTable"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config", "RoutingTable"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["tether"]),
+    ]
+)
