@@ -19,3 +19,18 @@ int tether_cpu_count_in_affinity(void) {
 }
 
 int tether_errno(void) { return errno; }
+
+int tether_block_signals_and_open_signalfd(const int *signals, int count) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < count; i++) sigaddset(&set, signals[i]);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) return -1;
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+void tether_ignore_signal(int signal) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigaction(signal, &sa, NULL);
+}

@@ -3,7 +3,8 @@
 
 // One umbrella header over liburing and the Linux interfaces Swift cannot
 // see by itself. liburing's static inline functions are called directly
-// from Swift; shims exist only for macros and _GNU_SOURCE-only functions.
+// from Swift; shims exist only for macros, unions and _GNU_SOURCE-only
+// functions.
 
 #include <liburing.h>
 #include <errno.h>
@@ -13,8 +14,10 @@
 #include <arpa/inet.h>
 #include <sched.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/uio.h>
@@ -25,5 +28,21 @@ int tether_memfd_create(const char *name, unsigned int flags);
 int tether_sched_pin_to_cpu(int cpu);
 int tether_cpu_count_in_affinity(void);
 int tether_errno(void);
+
+// Flag macros built from enum bit numbers, which Swift does not import.
+static const unsigned char tether_IOSQE_IO_LINK = IOSQE_IO_LINK;
+static const unsigned char tether_IOSQE_IO_HARDLINK = IOSQE_IO_HARDLINK;
+static const unsigned char tether_IOSQE_BUFFER_SELECT = IOSQE_BUFFER_SELECT;
+static const unsigned char tether_IOSQE_CQE_SKIP_SUCCESS = IOSQE_CQE_SKIP_SUCCESS;
+static const unsigned int tether_IORING_CQE_BUFFER_SHIFT = IORING_CQE_BUFFER_SHIFT;
+
+// `buf_group` shares an anonymous union with `buf_index`.
+static inline void tether_sqe_set_buf_group(struct io_uring_sqe *sqe, unsigned short group) {
+    sqe->buf_group = group;
+}
+
+// Signal sets are macros-and-opaque-struct territory.
+int tether_block_signals_and_open_signalfd(const int *signals, int count);
+void tether_ignore_signal(int signal);
 
 #endif

@@ -1,0 +1,129 @@
+import CLinux
+
+/// The one way into the kernel for everything that is not io_uring: each libc
+/// call behind one small function that retries EINTR and names itself in its
+/// error.
+public enum Posix {
+    // MARK: Sockets
+
+    public static func socket(family: CInt, type: CInt) throws(PosixError) -> CInt {
+        try retryingOnInterrupt("socket") { CLinux.socket(family, type | CInt(SOCK_CLOEXEC.rawValue), 0) }
+    }
+
+    public static func setOption(_ fd: CInt, level: CInt, name: CInt, value: CInt) throws(PosixError) {
+        var v = value
+        _ = try retryingOnInterrupt("setsockopt") {
+            setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<CInt>.size))
+        }
+    }
+
+    /// SO_ERROR: the pending error of a socket, cleared by reading it.
+    public static func pendingError(_ fd: CInt) throws(PosixError) -> CInt {
+        var v: CInt = 0
+        var len = socklen_t(MemoryLayout<CInt>.size)
+        _ = try retryingOnInterrupt("getsockopt") { getsockopt(fd, SOL_SOCKET, SO_ERROR, &v, &len) }
+        return v
+    }
+
+    public static func bind(_ fd: CInt, _ address: SocketAddress) throws(PosixError) {
+        _ = try retryingOnInterrupt("bind") {
+            address.withSockaddr { CLinux.bind(fd, __CONST_SOCKADDR_ARG(__sockaddr__: $0), $1) }
+        }
+    }
+
+    public static func listen(_ fd: CInt, backlog: CInt) throws(PosixError) {
+        _ = try retryingOnInterrupt("listen") { CLinux.listen(fd, backlog) }
+    }
+
+    /// `how` is SHUT_RD, SHUT_WR or SHUT_RDWR. ENOTCONN (the peer already
+    /// reset) is not an error for a caller that only wants the connection gone.
+    public static func shutdown(_ fd: CInt, how: CInt) throws(PosixError) {
+        _ = try retryingOnInterrupt("shutdown") { CLinux.shutdown(fd, how) }
+    }
+
+    public static func peerAddress(_ fd: CInt) throws(PosixError) -> SocketAddress {
+        var a = SocketAddress()
+        _ = try retryingOnInterrupt("getpeername") {
+            a.withMutableSockaddr { getpeername(fd, __SOCKADDR_ARG(__sockaddr__: $0), $1) }
+        }
+        return a
+    }
+
+    public static func localAddress(_ fd: CInt) throws(PosixError) -> SocketAddress {
+        var a = SocketAddress()
+        _ = try retryingOnInterrupt("getsockname") {
+            a.withMutableSockaddr { getsockname(fd, __SOCKADDR_ARG(__sockaddr__: $0), $1) }
+        }
+        return a
+    }
+
+    /// Linux releases the descriptor even when close reports EINTR, so close
+    /// is never retried; its errors say nothing the caller can act on, except
+    /// EBADF, which is a bug.
+    public static func close(_ fd: CInt) {
+        if CLinux.close(fd) != 0 {
+            crashOnProgrammingError("close", tether_errno())
+        }
+    }
+
+    // MARK: Memory
+
+    /// Anonymous private memory, zero-filled, page-aligned.
+    public static func mapAnonymous(bytes: Int) throws(PosixError) -> UnsafeMutableRawPointer {
+        let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        if p == nil || p == UnsafeMutableRawPointer(bitPattern: -1) {
+            throw PosixError("mmap", errno: tether_errno())
+        }
+        return p!
+    }
+
+    public static func unmap(_ p: UnsafeMutableRawPointer, bytes: Int) {
+        if munmap(p, bytes) != 0 { crashOnProgrammingError("munmap", tether_errno()) }
+    }
+
+    // MARK: Limits, signals, time, output
+
+    /// Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit.
+    public static func raiseOpenFileLimit() throws(PosixError) -> UInt64 {
+        var r = rlimit()
+        _ = try retryingOnInterrupt("getrlimit") { getrlimit(RLIMIT_NOFILE, &r) }
+        if r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max
+            _ = try retryingOnInterrupt("setrlimit") { setrlimit(RLIMIT_NOFILE, &r) }
+        }
+        return UInt64(r.rlim_cur)
+    }
+
+    /// Blocks `signals` for the calling thread and returns a non-blocking
+    /// signalfd that reads them.
+    public static func signalDescriptor(_ signals: [CInt]) throws(PosixError) -> CInt {
+        try retryingOnInterrupt("signalfd") {
+            signals.withUnsafeBufferPointer {
+                tether_block_signals_and_open_signalfd($0.baseAddress, CInt($0.count))
+            }
+        }
+    }
+
+    public static func ignoreSignal(_ signal: CInt) {
+        tether_ignore_signal(signal)
+    }
+
+    /// CLOCK_MONOTONIC_COARSE in milliseconds: a vDSO read, no system call.
+    @inline(__always)
+    public static func monotonicMilliseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
+        return UInt64(ts.tv_sec) &* 1000 &+ UInt64(ts.tv_nsec) / 1_000_000
+    }
+
+    /// Writes all of `bytes`; used for log lines on stderr.
+    public static func writeAll(_ fd: CInt, _ bytes: UnsafeRawBufferPointer) throws(PosixError) {
+        var done = 0
+        while done < bytes.count {
+            let n = try retryingOnInterrupt("write") {
+                CLinux.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            }
+            done += n
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import Posix
+import Ring
+
+/// Names one receive buffer: ids below the provided-ring count are kernel
+/// provided buffers; the ids above name the few large buffers that hold a
+/// request or response head too big for one provided buffer.
+typealias BufferID = UInt32
+
+extension BufferID {
+    static let none: BufferID = .max
+}
+
+/// The unconsumed bytes an endpoint holds: `start..<end` of buffer `id`.
+/// An endpoint with nothing pending holds no buffer (`id == .none`).
+struct InputBuffer {
+    var id: BufferID = .none
+    var start: UInt32 = 0
+    var end: UInt32 = 0
+
+    var holdsBuffer: Bool { id != .none }
+    var count: Int { Int(end &- start) }
+    var isEmpty: Bool { start == end }
+}
+
+/// Every receive buffer of one worker: the registered provided-buffer ring
+/// that buffer-select receives draw from, and a small stack of large buffers.
+struct BufferPool: ~Copyable {
+    var provided: ProvidedBuffers
+    let largeBase: UnsafeMutableRawPointer
+    let largeSize: Int
+    let largeCount: Int
+    let largeFree: UnsafeMutablePointer<UInt32>
+    var largeFreeCount: Int
+    /// Buffers given back to the kernel since the last `publish`.
+    var recycledSincePublish = 0
+
+    init(ring: inout Ring, providedCount: Int, providedSize: Int, largeCount: Int, largeSize: Int) throws(PosixError) {
+        let largeBase = try Posix.mapAnonymous(bytes: max(1, largeCount * largeSize))
+        do {
+            provided = try ProvidedBuffers(ring: &ring, group: 0, count: providedCount, size: providedSize)
+        } catch {
+            Posix.unmap(largeBase, bytes: max(1, largeCount * largeSize))
+            throw error
+        }
+        self.largeBase = largeBase
+        self.largeSize = largeSize
+        self.largeCount = largeCount
+        largeFree = .allocate(capacity: max(1, largeCount))
+        for i in 0..<largeCount { largeFree[i] = UInt32(largeCount - 1 - i) }
+        largeFreeCount = largeCount
+    }
+
+    deinit {
+        Posix.unmap(largeBase, bytes: max(1, largeCount * largeSize))
+        largeFree.deallocate()
+    }
+
+    var providedSize: Int { provided.size }
+
+    @inline(__always)
+    func address(_ id: BufferID) -> UnsafeMutableRawPointer {
+        if id < UInt32(provided.count) { return provided.address(of: UInt16(id)) }
+        return largeBase + Int(id - UInt32(provided.count)) * largeSize
+    }
+
+    @inline(__always)
+    func capacity(_ id: BufferID) -> Int {
+        id < UInt32(provided.count) ? provided.size : largeSize
+    }
+
+    @inline(__always)
+    func isLarge(_ id: BufferID) -> Bool { id >= UInt32(provided.count) }
+
+    /// Gives a buffer back: provided ones to the kernel (visible at the next
+    /// `publish`), large ones to the stack.
+    @inline(__always)
+    mutating func release(_ id: BufferID) {
+        if id < UInt32(provided.count) {
+            provided.recycle(UInt16(id))
+            recycledSincePublish += 1
+        } else {
+            largeFree[largeFreeCount] = id - UInt32(provided.count)
+            largeFreeCount += 1
+        }
+    }
+
+    mutating func takeLarge() -> BufferID? {
+        if largeFreeCount == 0 { return nil }
+        largeFreeCount -= 1
+        return largeFree[largeFreeCount] + UInt32(provided.count)
+    }
+
+    /// Makes recycled provided buffers visible to the kernel; returns how many.
+    @inline(__always)
+    mutating func publish() -> Int {
+        let n = recycledSincePublish
+        if n > 0 {
+            provided.publish()
+            recycledSincePublish = 0
+        }
+        return n
+    }
+
+    @inline(__always)
+    func bytes(_ input: InputBuffer) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: address(input.id) + Int(input.start), count: input.count)
+    }
+
+    /// Moves `input` so that more bytes can arrive after it in the same
+    /// buffer: compacts it to the buffer's start, or moves it to a large
+    /// buffer when it fills a provided one and may grow to `limit`. False
+    /// when there is no room to give.
+    mutating func makeRoom(_ input: inout InputBuffer, limit: Int) -> Bool {
+        let capacity = self.capacity(input.id)
+        if Int(input.end) < capacity { return true }
+        if input.start > 0 {
+            let base = address(input.id)
+            base.copyMemory(from: base + Int(input.start), byteCount: input.count)
+            input.end -= input.start
+            input.start = 0
+            return true
+        }
+        guard !isLarge(input.id), capacity < limit, let large = takeLarge() else { return false }
+        address(large).copyMemory(from: address(input.id), byteCount: input.count)
+        release(input.id)
+        input.id = large
+        return true
+    }
+
+    @inline(__always)
+    mutating func releaseInput(_ input: inout InputBuffer) {
+        if input.holdsBuffer { release(input.id) }
+        input = InputBuffer()
+    }
+}

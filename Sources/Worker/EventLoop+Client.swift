@@ -1,0 +1,371 @@
+import CLinux
+import Posix
+import Ring
+
+/// The client side: accepting, reading request heads and bodies, sending
+/// responses, closing.
+extension EventLoop {
+    // MARK: Accept
+
+    mutating func armAccept(_ listener: Int) {
+        ring.queueMultishotAccept(listener: listeners[listener].fd,
+                                  userData: UserData(kind: Operation.accept.rawValue, slot: UInt32(listener), generation: 0))
+    }
+
+    mutating func accepted(_ c: Completion) {
+        let l = Int(c.userData.slot)
+        if !c.hasMore && listeners[l].open { armAccept(l) }
+        guard c.result >= 0 else {
+            if c.result != -ECANCELED { log("accept failed: errno \(-c.result)") }
+            return
+        }
+        let fd = c.result
+        guard !draining, let slot = freeClients.pop() else {
+            Posix.close(fd)
+            return
+        }
+        let i = Int(slot)
+        clients[i].fd = fd
+        clients[i].generation &+= 1
+        clients[i].phase = .idle
+        clients[i].service = listeners[l].service
+        clients[i].server = .max
+        clients[i].input = InputBuffer()
+        clients[i].scanner = RequestHeadScanner(maxHeadBytes: services[Int(listeners[l].service)].maxHeaderBytes)
+        clients[i].exchange = Exchange()
+        clients[i].address = ClientAddress()
+        if let peer = try? Posix.peerAddress(fd) {
+            let slots = clients
+            withUnsafeMutableBytes(of: &slots[i].address.text) { raw in
+                slots[i].address.textCount = UInt8(peer.formatHost(into: raw))
+            }
+            clients[i].address.hash = peer.withAddressBytes { hashBytes($0) }
+        }
+        openClients += 1
+        receiveFromClient(slot)
+        timers.schedule(slot, at: now + services[Int(listeners[l].service)].clientIdleMilliseconds)
+    }
+
+    // MARK: Receive
+
+    @inline(__always)
+    func clientTag(_ op: Operation, _ i: UInt32) -> UserData {
+        UserData(kind: op.rawValue, slot: i, generation: clients[Int(i)].generation)
+    }
+
+    /// Arms the client's one receive: into the buffer it holds when that has
+    /// room (a head arriving in pieces), else into a provided buffer.
+    mutating func receiveFromClient(_ i: UInt32) {
+        let c = Int(i)
+        if clients[c].input.holdsBuffer && clients[c].input.isEmpty { buffers.releaseInput(&clients[c].input) }
+        let input = clients[c].input
+        if input.holdsBuffer {
+            let room = buffers.capacity(input.id) - Int(input.end)
+            precondition(room > 0, "receive into a full buffer")
+            ring.queueReceive(fd: clients[c].fd, into: buffers.address(input.id) + Int(input.end), count: room,
+                              userData: clientTag(.clientReceive, i))
+        } else {
+            ring.queueReceive(fd: clients[c].fd, group: buffers.provided.group, userData: clientTag(.clientReceive, i))
+        }
+        clients[c].receiving = true
+    }
+
+    mutating func clientReceived(_ completion: Completion) {
+        let i = completion.userData.slot, c = Int(i)
+        guard clients[c].generation == completion.userData.generation else {
+            if let b = completion.bufferID { buffers.release(BufferID(b)) }
+            return
+        }
+        clients[c].receiving = false
+        if clients[c].phase == .closed {
+            if let b = completion.bufferID { buffers.release(BufferID(b)) }
+            buffers.releaseInput(&clients[c].input)
+            freeClientIfDone(i)
+            return
+        }
+        let n = completion.result
+        if n < 0 {
+            if n == -ENOBUFS {
+                clients[c].waitingForBuffer = true
+                waitForBuffer(timerID: i)
+            } else {
+                clientVanished(i)
+            }
+            return
+        }
+        if let b = completion.bufferID {
+            precondition(!clients[c].input.holdsBuffer, "provided buffer delivered to a connection holding one")
+            clients[c].input = InputBuffer(id: BufferID(b), start: 0, end: UInt32(n))
+        } else {
+            clients[c].input.end += UInt32(n)
+        }
+        if n == 0 {
+            clientClosedInput(i)
+            return
+        }
+        switch clients[c].phase {
+        case .idle, .head: readRequestHead(i)
+        case .exchanging: forwardRequestBody(i)
+        case .tunnel: forwardTunnelFromClient(i)
+        case .lingering:
+            buffers.releaseInput(&clients[c].input)
+            receiveFromClient(i)
+        case .responding, .connecting, .free, .closed:
+            // Bytes that no one will read: the connection is closing.
+            buffers.releaseInput(&clients[c].input)
+        }
+    }
+
+    /// The client sent FIN (or reset) before we were done with it.
+    mutating func clientClosedInput(_ i: UInt32) {
+        let c = Int(i)
+        switch clients[c].phase {
+        case .lingering, .idle, .head: closeClient(i)
+        case .responding:
+            // Our response is in flight; the close follows its completion.
+            buffers.releaseInput(&clients[c].input)
+        default: clientVanished(i)
+        }
+    }
+
+    /// The client is gone mid-exchange: give up on the server side too.
+    mutating func clientVanished(_ i: UInt32) {
+        detachServer(i, reusable: false)
+        closeClient(i)
+    }
+
+    // MARK: Request head
+
+    mutating func readRequestHead(_ i: UInt32) {
+        let c = Int(i)
+        let service = services[Int(clients[c].service)]
+        let pool = pools[Int(service.pool)]
+        let bytes = buffers.bytes(clients[c].input)
+        let wanted = WantedHeaders(persistenceName: pool.persistenceName, hashName: pool.hashName)
+        switch clients[c].scanner.scan(bytes, wanted: wanted) {
+        case .incomplete:
+            if clients[c].phase == .idle {
+                clients[c].phase = .head
+                timers.schedule(i, at: now + service.clientHeaderMilliseconds)
+            }
+            guard buffers.makeRoom(&clients[c].input, limit: service.maxHeaderBytes) else {
+                respondLocally(i, buffers.isLarge(clients[c].input.id) || Int(clients[c].input.end) >= service.maxHeaderBytes
+                               ? LocalResponses.headersTooLarge : LocalResponses.serviceUnavailable)
+                return
+            }
+            receiveFromClient(i)
+        case .invalid(let error):
+            respondLocally(i, LocalResponses.fixed(error.status))
+        case .complete(let head):
+            var key = clients[c].address.hash
+            if pool.hashName != nil, let v = head.hashKeyValue {
+                key = hashBytes(UnsafeRawBufferPointer(rebasing: bytes[v.start..<(v.start + v.count)]))
+            }
+            clients[c].exchange = Exchange(head: head, hashKey: key)
+            clients[c].scanner = RequestHeadScanner(maxHeadBytes: service.maxHeaderBytes)
+            clients[c].phase = .exchanging
+            route(i, excluding: nil)
+        }
+    }
+
+    /// Decides the server for the current request and starts it there, or
+    /// answers locally.
+    mutating func route(_ i: UInt32, excluding: UInt32?) {
+        let c = Int(i)
+        let service = services[Int(clients[c].service)]
+        let exchange = clients[c].exchange
+        var value: UnsafeRawBufferPointer? = nil
+        if let v = exchange.persistenceValue {
+            value = UnsafeRawBufferPointer(start: buffers.address(clients[c].input.id) + Int(clients[c].input.start) + v.start,
+                                           count: v.count)
+        }
+        let decision = selector.route(pool: service.pool, persistenceValue: value, hashKey: exchange.hashKey,
+                                      excluding: excluding, state: counters)
+        switch decision {
+        case .forward(let server, let reason):
+            clients[c].exchange.server = server
+            clients[c].exchange.countedInFlight = true
+            clients[c].exchange.retryAllowed = reason == .balanced || pools[Int(service.pool)].serverDown == .immediate
+            counters.increment(server)
+            if let s = takePooled(server) {
+                attach(s, to: i)
+                sendRequestHead(i)
+            } else {
+                connect(i, to: server)
+            }
+        case .respond(let status, let retryAfter):
+            respondLocally(i, responses.status(status, retryAfter: retryAfter))
+        case .redirect(let status, let location):
+            respondLocally(i, responses.redirect(status, location: location))
+        case .close:
+            closeClient(i)
+        }
+    }
+
+    // MARK: Request body
+
+    /// Bytes of the request body arrived: send the ones that belong to it.
+    mutating func forwardRequestBody(_ i: UInt32) {
+        let c = Int(i)
+        let s = clients[c].server
+        precondition(s != .max && !servers[Int(s)].sending, "request body with no server send slot")
+        switch clients[c].exchange.request.take(buffers.bytes(clients[c].input)) {
+        case .invalid:
+            requestBodyInvalid(i)
+        case .body(let count, let finished):
+            if finished { clients[c].exchange.requestReceived = true }
+            sendToServer(s, from: clients[c].input, count: count)
+        }
+    }
+
+    /// A chunked request body broke its framing after part of it was sent.
+    mutating func requestBodyInvalid(_ i: UInt32) {
+        let c = Int(i)
+        detachServer(i, reusable: false)
+        if clients[c].exchange.sentToClient || clients[c].sending {
+            closeClient(i)
+        } else {
+            respondLocally(i, LocalResponses.badRequest)
+        }
+    }
+
+    // MARK: Send
+
+    /// Sends response bytes (`count` at the front of server `s`'s input).
+    mutating func sendToClient(_ i: UInt32, fromServer s: UInt32, count: Int) {
+        let c = Int(i)
+        let input = servers[Int(s)].input
+        clients[c].sendSource = .response
+        clients[c].sendConsumed = UInt32(count)
+        clients[c].sending = true
+        clients[c].exchange.sentToClient = true
+        ring.queueSend(fd: clients[c].fd, from: buffers.address(input.id) + Int(input.start), count: count,
+                       userData: clientTag(.clientSend, i))
+    }
+
+    mutating func clientSent(_ completion: Completion) {
+        let i = completion.userData.slot, c = Int(i)
+        guard clients[c].generation == completion.userData.generation else { return }
+        clients[c].sending = false
+        if clients[c].orphan != .none {
+            buffers.release(clients[c].orphan)
+            clients[c].orphan = .none
+        }
+        if clients[c].phase == .closed {
+            freeClientIfDone(i)
+            return
+        }
+        let expected = clients[c].sendSource == .local ? -1 : Int32(clients[c].sendConsumed)
+        if completion.result < 0 || (expected >= 0 && completion.result != expected) {
+            clientVanished(i)
+            return
+        }
+        if clients[c].sendSource == .local {
+            lingerClose(i)
+            return
+        }
+        let s = clients[c].server
+        servers[Int(s)].input.start += clients[c].sendConsumed
+        if servers[Int(s)].input.isEmpty { buffers.releaseInput(&servers[Int(s)].input) }
+        responseBytesDelivered(i)
+    }
+
+    // MARK: Local responses and closing
+
+    /// Answers the current request locally and closes the connection after.
+    mutating func respondLocally(_ i: UInt32, _ response: LocalResponse) {
+        let c = Int(i)
+        precondition(!clients[c].sending, "local response while a send is in flight")
+        detachServer(i, reusable: false)
+        clients[c].phase = .responding
+        clients[c].sendSource = .local
+        clients[c].sending = true
+        ring.queueSend(fd: clients[c].fd, from: response.bytes, count: response.count, userData: clientTag(.clientSend, i))
+        timers.schedule(i, at: now + services[Int(clients[c].service)].clientIdleMilliseconds)
+    }
+
+    /// Sends FIN and reads until the client's FIN, so that request bytes we
+    /// never read cannot make the kernel reset the connection (and destroy
+    /// the response) when we close.
+    mutating func lingerClose(_ i: UInt32) {
+        let c = Int(i)
+        try? Posix.shutdown(clients[c].fd, how: CInt(SHUT_WR))
+        clients[c].phase = .lingering
+        // A receive still in flight into the held buffer releases it when it completes.
+        if !clients[c].receiving {
+            buffers.releaseInput(&clients[c].input)
+            if !clients[c].waitingForBuffer { receiveFromClient(i) }
+        }
+        timers.schedule(i, at: now + min(lingerMilliseconds, services[Int(clients[c].service)].clientIdleMilliseconds))
+    }
+
+    /// Closes the client connection now. The slot is reused once every
+    /// operation it had in flight has completed.
+    mutating func closeClient(_ i: UInt32) {
+        let c = Int(i)
+        if clients[c].phase == .closed || clients[c].phase == .free { return }
+        if clients[c].server != .max { detachServer(i, reusable: false) }
+        if clients[c].hasOperationsInFlight {
+            ring.queueCancelAndClose(fd: clients[c].fd, userData: teardownTag)
+        } else {
+            ring.queueClose(fd: clients[c].fd, userData: teardownTag)
+        }
+        clients[c].fd = -1
+        clients[c].phase = .closed
+        clients[c].waitingForBuffer = false
+        if !clients[c].receiving { buffers.releaseInput(&clients[c].input) }
+        timers.cancel(i)
+        openClients -= 1
+        freeClientIfDone(i)
+    }
+
+    mutating func freeClientIfDone(_ i: UInt32) {
+        let c = Int(i)
+        guard clients[c].phase == .closed, !clients[c].hasOperationsInFlight else { return }
+        clients[c].phase = .free
+        clients[c].generation &+= 1
+        freeClients.push(i)
+    }
+
+    // MARK: Timeouts
+
+    mutating func clientTimedOut(_ i: UInt32) {
+        let c = Int(i)
+        switch clients[c].phase {
+        case .idle, .lingering, .responding, .tunnel:
+            closeClient(i)
+        case .head:
+            respondLocally(i, LocalResponses.requestTimeout)
+        case .connecting:
+            connectFailed(i)
+        case .exchanging:
+            let e = clients[c].exchange
+            if e.waiting(clientSendPending: clients[c].sending) == .server && !e.sentToClient {
+                detachServer(i, reusable: false)
+                respondLocally(i, LocalResponses.gatewayTimeout)
+            } else {
+                clientVanished(i)
+            }
+        case .free, .closed:
+            break
+        }
+    }
+}
+
+/// FNV-1a over the bytes: the hash key for consistent hashing by client
+/// address or header value.
+@inline(__always)
+func hashBytes(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in bytes {
+        h ^= UInt64(b)
+        h &*= 0x0000_0100_0000_01b3
+    }
+    return h
+}
+
+/// Log lines go to stderr; the worker logs only rare events.
+func log(_ message: String) {
+    var line = "tether worker: " + message + "\n"
+    line.withUTF8 { try? Posix.writeAll(2, UnsafeRawBufferPointer($0)) }
+}

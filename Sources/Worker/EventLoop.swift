@@ -1,0 +1,417 @@
+import CLinux
+import Posix
+import Ring
+import RoutingTable
+
+/// What an io_uring operation was, carried in its user data.
+enum Operation: UInt8 {
+    case accept = 1
+    case signal
+    case clientReceive
+    case clientSend
+    case serverConnect
+    case serverReceive
+    case serverSend
+    /// A cancel or close whose failure needs no action.
+    case teardown
+}
+
+/// A virtual service's settings, copied out of the table once.
+struct ServiceSettings {
+    var pool: UInt32
+    var xForwardedFor: Bool
+    var clientHeaderMilliseconds: UInt64
+    var clientIdleMilliseconds: UInt64
+    var connectMilliseconds: UInt64
+    var serverResponseMilliseconds: UInt64
+    var maxHeaderBytes: Int
+}
+
+/// A pool's settings the data path reads per request.
+struct PoolSettings {
+    var persistenceName: UnsafeRawBufferPointer?
+    var hashName: UnsafeRawBufferPointer?
+    var serverDown: ServerDownPolicy
+}
+
+struct ListenerSlot {
+    var fd: CInt
+    var service: UInt32
+    var open: Bool
+}
+
+/// One worker's event loop: one ring, fixed slabs of client and server
+/// connection slots, one timer wheel. Every completion is dispatched on its
+/// operation kind; every request is handled without allocating.
+struct EventLoop: ~Copyable {
+    var ring: Ring
+    var buffers: BufferPool
+    let tableImage: UnsafeMutableRawBufferPointer
+    let table: RoutingTableView
+    var selector: Selector
+    let counters: ServerCounters
+    var responses = LocalResponses()
+
+    let services: UnsafeMutablePointer<ServiceSettings>
+    let pools: UnsafeMutablePointer<PoolSettings>
+    let serverCount: Int
+    let serverAddresses: UnsafeMutablePointer<SocketAddress>
+
+    let clients: UnsafeMutablePointer<ClientConnection>
+    let clientCapacity: Int
+    var freeClients: FreeSlots
+    let servers: UnsafeMutablePointer<ServerConnection>
+    let serverCapacity: Int
+    var freeServers: FreeSlots
+    let vectoredSends: UnsafeMutablePointer<VectoredSend>
+
+    /// Keep-alive pool: per table server, the most recently pooled slot.
+    let poolHeads: UnsafeMutablePointer<UInt32>
+    var pooledCount = 0
+    let maxPooled: Int
+    let serverIdleMilliseconds: UInt64
+    let lingerMilliseconds: UInt64
+
+    var timers: TimerWheel
+    let completions: UnsafeMutableBufferPointer<Completion>
+    let expired: UnsafeMutableBufferPointer<UInt32>
+    /// Timer ids (client i, or clientCapacity + server s) waiting for a buffer.
+    let starved: UnsafeMutablePointer<UInt32>
+    var starvedHead = 0
+    var starvedCount = 0
+
+    let listeners: UnsafeMutablePointer<ListenerSlot>
+    let listenerCount: Int
+    let signalFD: CInt
+    let signalBuffer: UnsafeMutableRawPointer
+
+    var now: UInt64
+    var draining = false
+    var drainDeadline: UInt64 = 0
+    let drainMilliseconds: UInt64
+    var openClients = 0
+
+    init(_ configuration: WorkerConfiguration) throws {
+        _ = try Posix.raiseOpenFileLimit()
+        Posix.ignoreSignal(SIGPIPE)
+        let image = UnsafeMutableRawBufferPointer.allocate(byteCount: configuration.tableImage.count, alignment: 64)
+        image.copyBytes(from: configuration.tableImage)
+        let table: RoutingTableView
+        do {
+            table = try RoutingTableView(validating: UnsafeRawBufferPointer(image))
+        } catch {
+            image.deallocate()
+            throw error
+        }
+        let configuredCounters = configuration.counters ?? ServerCounters.allocatePrivate(servers: table.serverCount)
+        precondition(configuredCounters.count >= table.serverCount, "server counters cover fewer servers than the table has")
+        var maxHead = 0
+        for v in 0..<table.virtualServiceCount {
+            maxHead = max(maxHead, Int(table.virtualService(UInt32(v)).maxHeaderBytes))
+        }
+
+        var bound: [ListenerSlot] = []
+        var signalFD: CInt = -1
+        do {
+            let wanted = configuration.listeners.isEmpty ? try EventLoop.tableListeners(table) : configuration.listeners
+            for l in wanted {
+                switch l {
+                case .descriptor(let fd, let service):
+                    bound.append(ListenerSlot(fd: fd, service: service, open: true))
+                case .address(let address, let port, let service):
+                    bound.append(ListenerSlot(fd: try EventLoop.bindListener(address, port: port), service: service, open: true))
+                }
+            }
+            signalFD = try Posix.signalDescriptor([SIGTERM, SIGINT])
+        } catch {
+            for l in bound { Posix.close(l.fd) }
+            image.deallocate()
+            throw error
+        }
+        let opened = bound
+        let closeOpened = {
+            image.deallocate()
+            for l in opened { Posix.close(l.fd) }
+            Posix.close(signalFD)
+        }
+        var ring: Ring
+        do {
+            ring = try Ring(entries: configuration.ringEntries)
+        } catch {
+            closeOpened()
+            throw error
+        }
+        let buffers: BufferPool
+        do {
+            buffers = try BufferPool(ring: &ring, providedCount: configuration.bufferCount,
+                                     providedSize: configuration.bufferSize,
+                                     largeCount: maxHead > configuration.bufferSize ? configuration.largeBufferCount : 0,
+                                     largeSize: max(maxHead, configuration.bufferSize))
+        } catch {
+            closeOpened()
+            throw error
+        }
+        tableImage = image
+        self.table = table
+        selector = Selector(table: table)
+        serverCount = table.serverCount
+        counters = configuredCounters
+        services = .allocate(capacity: max(1, table.virtualServiceCount))
+        for v in 0..<table.virtualServiceCount {
+            let spec = table.virtualService(UInt32(v))
+            services[v] = ServiceSettings(
+                pool: UInt32(spec.pool), xForwardedFor: spec.xForwardedFor,
+                clientHeaderMilliseconds: UInt64(spec.timeouts.clientHeaderMs),
+                clientIdleMilliseconds: UInt64(spec.timeouts.clientIdleMs),
+                connectMilliseconds: UInt64(spec.timeouts.connectMs),
+                serverResponseMilliseconds: UInt64(spec.timeouts.serverResponseMs),
+                maxHeaderBytes: Int(spec.maxHeaderBytes))
+        }
+        let poolCount = table.poolCount
+        pools = .allocate(capacity: max(1, poolCount))
+        for p in 0..<poolCount {
+            pools[p] = PoolSettings(persistenceName: table.persistenceName(pool: UInt32(p)),
+                                    hashName: table.hashName(pool: UInt32(p)),
+                                    serverDown: table.serverDown(pool: UInt32(p)))
+        }
+        serverAddresses = .allocate(capacity: max(1, serverCount))
+        for s in 0..<serverCount {
+            let (address, port) = table.server(UInt32(s))
+            serverAddresses.advanced(by: s).initialize(to: SocketAddress(address, port: port))
+        }
+        clientCapacity = configuration.maxClientConnections
+        serverCapacity = configuration.maxClientConnections + configuration.maxIdleServerConnections
+        self.ring = ring
+        self.buffers = buffers
+        clients = .allocate(capacity: clientCapacity)
+        clients.initialize(repeating: ClientConnection(), count: clientCapacity)
+        freeClients = FreeSlots(capacity: clientCapacity)
+        servers = .allocate(capacity: serverCapacity)
+        servers.initialize(repeating: ServerConnection(), count: serverCapacity)
+        freeServers = FreeSlots(capacity: serverCapacity)
+        vectoredSends = .allocate(capacity: serverCapacity)
+        vectoredSends.initialize(repeating: VectoredSend(), count: serverCapacity)
+        poolHeads = .allocate(capacity: max(1, serverCount))
+        poolHeads.initialize(repeating: .max, count: max(1, serverCount))
+        maxPooled = configuration.maxIdleServerConnections
+        serverIdleMilliseconds = configuration.serverIdleTimeoutMilliseconds
+        lingerMilliseconds = configuration.lingerMilliseconds
+        drainMilliseconds = configuration.drainTimeoutMilliseconds
+
+        now = Posix.monotonicMilliseconds()
+        timers = TimerWheel(capacity: clientCapacity + serverCapacity, nowMilliseconds: now)
+        completions = .allocate(capacity: 256)
+        expired = .allocate(capacity: 256)
+        starved = .allocate(capacity: clientCapacity + serverCapacity)
+
+        self.signalFD = signalFD
+        listenerCount = bound.count
+        listeners = .allocate(capacity: max(1, bound.count))
+        for (i, l) in bound.enumerated() { listeners[i] = l }
+        signalBuffer = .allocate(byteCount: MemoryLayout<signalfd_siginfo>.size, alignment: 8)
+    }
+
+    deinit {
+        tableImage.deallocate()
+        services.deallocate()
+        pools.deallocate()
+        serverAddresses.deallocate()
+        clients.deallocate()
+        servers.deallocate()
+        vectoredSends.deallocate()
+        poolHeads.deallocate()
+        completions.deallocate()
+        expired.deallocate()
+        starved.deallocate()
+        listeners.deallocate()
+        signalBuffer.deallocate()
+    }
+
+    // MARK: Listeners
+
+    static func tableListeners(_ table: RoutingTableView) throws -> [WorkerConfiguration.Listener] {
+        var out: [WorkerConfiguration.Listener] = []
+        for v in 0..<table.virtualServiceCount {
+            for text in table.virtualService(UInt32(v)).listen {
+                guard let colon = text.lastIndex(of: ":"),
+                      let address = IPAddress(String(text[..<colon])),
+                      let port = UInt16(text[text.index(after: colon)...]) else {
+                    throw WorkerError.badListenAddress(text)
+                }
+                out.append(.address(address, port: port, service: UInt32(v)))
+            }
+        }
+        return out
+    }
+
+    static func bindListener(_ address: IPAddress, port: UInt16) throws(PosixError) -> CInt {
+        let v6 = address.family == .v6
+        let fd = try Posix.socket(family: v6 ? AF_INET6 : AF_INET, type: CInt(SOCK_STREAM.rawValue))
+        do {
+            try Posix.setOption(fd, level: SOL_SOCKET, name: SO_REUSEADDR, value: 1)
+            try Posix.setOption(fd, level: SOL_SOCKET, name: SO_REUSEPORT, value: 1)
+            try Posix.setOption(fd, level: CInt(IPPROTO_TCP), name: TCP_NODELAY, value: 1)
+            if v6 { try Posix.setOption(fd, level: CInt(IPPROTO_IPV6), name: IPV6_V6ONLY, value: 1) }
+            try Posix.bind(fd, SocketAddress(address, port: port))
+            try Posix.listen(fd, backlog: SOMAXCONN)
+        } catch {
+            Posix.close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    // MARK: The loop
+
+    mutating func run() throws {
+        for l in 0..<listenerCount { armAccept(l) }
+        armSignalRead()
+        while true {
+            let wait = waitLimit()
+            try ring.submitAndWait(timeoutMilliseconds: wait)
+            now = Posix.monotonicMilliseconds()
+            while true {
+                let n = ring.harvest(into: completions)
+                for k in 0..<n { dispatch(completions[k]) }
+                if n < completions.count { break }
+            }
+            expireTimers()
+            if buffers.publish() > 0 { rearmStarved() }
+            if draining && (openClients == 0 || now >= drainDeadline) { break }
+        }
+        closeAllServerConnections()
+        try ring.submit()
+    }
+
+    func waitLimit() -> UInt64? {
+        var limit = timers.millisecondsUntilNextExpiry(now: now)
+        if draining {
+            let left = drainDeadline > now ? drainDeadline - now : 0
+            limit = min(limit ?? left, left)
+        }
+        if starvedCount > 0 { limit = min(limit ?? 10, 10) }
+        return limit
+    }
+
+    @inline(__always)
+    mutating func dispatch(_ c: Completion) {
+        switch Operation(rawValue: c.userData.kind) {
+        case .clientReceive: clientReceived(c)
+        case .clientSend: clientSent(c)
+        case .serverReceive: serverReceived(c)
+        case .serverSend: serverSent(c)
+        case .serverConnect: serverConnected(c)
+        case .accept: accepted(c)
+        case .signal: signalArrived(c)
+        case .teardown, .none: break
+        }
+    }
+
+    mutating func expireTimers() {
+        while true {
+            let n = timers.expire(now: now, into: expired)
+            for k in 0..<n {
+                let id = Int(expired[k])
+                if id < clientCapacity { clientTimedOut(UInt32(id)) } else { serverTimedOut(UInt32(id - clientCapacity)) }
+            }
+            if n < expired.count { break }
+        }
+    }
+
+    // MARK: Buffers
+
+    /// Queues a connection whose buffer-select receive found the ring empty.
+    mutating func waitForBuffer(timerID: UInt32) {
+        let tail = (starvedHead + starvedCount) % (clientCapacity + serverCapacity)
+        starved[tail] = timerID
+        starvedCount += 1
+    }
+
+    /// Re-arms receives that failed with ENOBUFS, now that buffers are back.
+    mutating func rearmStarved() {
+        var budget = starvedCount
+        while budget > 0 && starvedCount > 0 {
+            budget -= 1
+            let id = Int(starved[starvedHead])
+            starvedHead = (starvedHead + 1) % (clientCapacity + serverCapacity)
+            starvedCount -= 1
+            if id < clientCapacity {
+                let i = UInt32(id)
+                if clients[id].waitingForBuffer {
+                    clients[id].waitingForBuffer = false
+                    receiveFromClient(i)
+                }
+            } else {
+                let s = UInt32(id - clientCapacity)
+                if servers[Int(s)].waitingForBuffer {
+                    servers[Int(s)].waitingForBuffer = false
+                    receiveFromServer(s)
+                }
+            }
+        }
+    }
+
+    // MARK: Signals and draining
+
+    mutating func armSignalRead() {
+        ring.queueRead(fd: signalFD, into: signalBuffer, count: UInt32(MemoryLayout<signalfd_siginfo>.size),
+                       userData: UserData(kind: Operation.signal.rawValue, slot: 0, generation: 0))
+    }
+
+    mutating func signalArrived(_ c: Completion) {
+        if c.result == -EAGAIN || c.result == -EINTR { armSignalRead(); return }
+        if c.result > 0 && !draining { beginDrain() }
+        if !draining { armSignalRead() }
+    }
+
+    /// Stops accepting at once, closes idle connections, and lets every
+    /// exchange in flight finish; each client connection closes after its
+    /// current response.
+    mutating func beginDrain() {
+        draining = true
+        drainDeadline = now + drainMilliseconds
+        for l in 0..<listenerCount where listeners[l].open {
+            listeners[l].open = false
+            ring.queueCancelAndClose(fd: listeners[l].fd, userData: teardownTag)
+        }
+        for i in 0..<clientCapacity {
+            switch clients[i].phase {
+            case .idle where clients[i].input.isEmpty: closeClient(UInt32(i))
+            default: break
+            }
+        }
+        closeAllServerConnections()
+    }
+
+    mutating func closeAllServerConnections() {
+        for s in 0..<serverCapacity where servers[s].phase == .pooled {
+            unpool(UInt32(s))
+            closeServer(UInt32(s))
+        }
+    }
+
+    var teardownTag: UserData { UserData(kind: Operation.teardown.rawValue, slot: 0, generation: 0) }
+}
+
+enum WorkerError: Error, CustomStringConvertible {
+    case badListenAddress(String)
+    case badConfiguration(String)
+
+    var description: String {
+        switch self {
+        case .badListenAddress(let text): return "listen address \"\(text)\" is not ADDRESS:PORT"
+        case .badConfiguration(let message): return "worker configuration: \(message)"
+        }
+    }
+}
+
+extension SocketAddress {
+    init(_ address: IPAddress, port: UInt16) {
+        let o = address.octets
+        if address.family == .v4 {
+            self.init(v4: (o[0], o[1], o[2], o[3]), port: port)
+        } else {
+            self.init(v6: o, port: port)
+        }
+    }
+}
