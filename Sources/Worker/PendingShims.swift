@@ -72,8 +72,8 @@ func shimEach(_ buf: UnsafeRawBufferPointer, _ headEnd: Int, _ body: (Int, Int, 
     }
 }
 
-func shimNameIs(_ buf: UnsafeRawBufferPointer, _ s: Int, _ e: Int, _ name: String) -> Bool {
-    let u = Array(name.utf8)
+func shimNameIs(_ buf: UnsafeRawBufferPointer, _ s: Int, _ e: Int, _ name: StaticString) -> Bool {
+    let u = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
     if e - s != u.count { return false }
     for k in 0..<u.count where shimLower(buf[s+k]) != u[k] { return false }
     return true
@@ -83,8 +83,8 @@ func shimNameIs(_ buf: UnsafeRawBufferPointer, _ s: Int, _ e: Int, _ name: Unsaf
     for k in 0..<name.count where shimLower(buf[s+k]) != name[k] { return false }
     return true
 }
-func shimValueHas(_ buf: UnsafeRawBufferPointer, _ s: Int, _ e: Int, _ token: String) -> Bool {
-    let u = Array(token.utf8)
+func shimValueHas(_ buf: UnsafeRawBufferPointer, _ s: Int, _ e: Int, _ token: StaticString) -> Bool {
+    let u = UnsafeRawBufferPointer(start: token.utf8Start, count: token.utf8CodeUnitCount)
     if e - s < u.count { return false }
     var i = s
     while i + u.count <= e {
@@ -233,6 +233,7 @@ public struct RoutingTableView {
     let names: [[UInt8]]
     let hashNames: [[UInt8]?]
     let servers: [(pool: Int, spec: ServerSpec)]
+    let serverValues: [[UInt8]?]
     public init(validating image: UnsafeRawBufferPointer) throws {
         spec = shimTables[Int(image[0])]
         names = spec.pools.map { Array(($0.persistence?.headerName ?? "").lowercased().utf8) }
@@ -240,6 +241,7 @@ public struct RoutingTableView {
         var s: [(Int, ServerSpec)] = []
         for (i, p) in spec.pools.enumerated() { for v in p.servers { s.append((i, v)) } }
         servers = s
+        serverValues = s.map { $0.1.headerValue.map { Array($0.utf8) } }
     }
     public var serverCount: Int { servers.count }
     public func server(_ i: UInt32) -> (address: IPAddress, port: UInt16) { (servers[Int(i)].spec.address, servers[Int(i)].spec.port) }
@@ -273,17 +275,22 @@ public struct Selector {
     public init(table: RoutingTableView) { self.table = table }
     public mutating func route(pool: UInt32, persistenceValue: UnsafeRawBufferPointer?, hashKey: UInt64,
                                excluding: UInt32?, state: some ServerLoad) -> Route {
-        let idx = table.servers.indices.filter { table.servers[$0].pool == Int(pool) }
         if let v = persistenceValue {
-            for i in idx {
-                if let hv = table.servers[i].spec.headerValue, hv.utf8.elementsEqual(v) {
+            for i in 0..<table.servers.count where table.servers[i].pool == Int(pool) {
+                if let hv = table.serverValues[i], hv.count == v.count, hv.elementsEqual(v) {
                     if !state.isDown(UInt32(i)) && table.servers[i].spec.enabled && UInt32(i) != excluding { return .forward(server: UInt32(i), reason: .persistent) }
                 }
             }
         }
-        let avail = idx.filter { !state.isDown(UInt32($0)) && table.servers[$0].spec.enabled && UInt32($0) != excluding }
-        if avail.isEmpty { return .respond(status: 503, retryAfter: 5) }
+        var n = 0
+        for i in 0..<table.servers.count where table.servers[i].pool == Int(pool) && !state.isDown(UInt32(i)) && table.servers[i].spec.enabled && UInt32(i) != excluding { n += 1 }
+        if n == 0 { return .respond(status: 503, retryAfter: 5) }
         rr &+= 1
-        return .forward(server: UInt32(avail[Int(rr) % avail.count]), reason: .balanced)
+        var k = Int(rr) % n
+        for i in 0..<table.servers.count where table.servers[i].pool == Int(pool) && !state.isDown(UInt32(i)) && table.servers[i].spec.enabled && UInt32(i) != excluding {
+            if k == 0 { return .forward(server: UInt32(i), reason: .balanced) }
+            k -= 1
+        }
+        return .close
     }
 }
