@@ -102,10 +102,11 @@ public struct RoutingTableView: @unchecked Sendable {
                 throw .referenceOutOfBounds("pool \(i) buckets")
             }
             for b in bFirst..<(bFirst + bCount) {
-                let s = u32(bucketOffset + b * 8 + 4)
-                guard s == TableLayout.emptyBucket || (Int(s) >= first && Int(s) < first + count) else {
-                    throw .referenceOutOfBounds("pool \(i) bucket \(b)")
-                }
+                let bucket = bucketOffset + b * TableLayout.bucketSize
+                let s = u32(bucket + 4)
+                if s == TableLayout.emptyBucket { continue }
+                guard Int(s) >= first && Int(s) < first + count else { throw .referenceOutOfBounds("pool \(i) bucket \(b)") }
+                try string(bucket + 8, "pool \(i) bucket \(b) value")
             }
             let rFirst = Int(u32(r + F.rrFirst)), rCount = Int(u32(r + F.rrCount))
             guard rFirst + rCount <= rrTotal else { throw .referenceOutOfBounds("pool \(i) round-robin order") }
@@ -220,18 +221,17 @@ public struct PoolView {
         let count = Int(table.u32(record + F.bucketCount))
         guard count > 0 else { return (nil, h) }
         let mask = count &- 1
-        let buckets = table.bucketOffset + Int(table.u32(record + F.bucketFirst)) * 8
+        let buckets = table.bucketOffset + Int(table.u32(record + F.bucketFirst)) &* TableLayout.bucketSize
         let tag = UInt32(truncatingIfNeeded: h >> 32)
         var i = Int(truncatingIfNeeded: h) & mask
         while true {
-            let server = table.u32(buckets + i &* 8 + 4)
+            let bucket = buckets &+ i &* TableLayout.bucketSize
+            let server = table.u32(bucket &+ 4)
             if server == TableLayout.emptyBucket { return (nil, h) }
-            if table.u32(buckets + i &* 8) == tag {
-                let candidate = table.string(at: table.serverOffset + Int(server) &* TableLayout.serverSize + TableLayout.Server.headerValue)
-                if candidate.count == value.count,
-                   value.count == 0 || memoryEqual(candidate.baseAddress!, value.baseAddress!, value.count) {
-                    return (server, h)
-                }
+            if table.u32(bucket) == tag && Int(table.u32(bucket &+ 12)) == value.count {
+                if value.count == 0 { return (server, h) }
+                let candidate = table.base + (table.stringOffset &+ Int(table.u32(bucket &+ 8)))
+                if memoryEqual(candidate, value.baseAddress!, value.count) { return (server, h) }
             }
             i = (i &+ 1) & mask
         }

@@ -26,7 +26,7 @@ public enum TableBuildError: Error, Equatable, CustomStringConvertible {
 /// Linear in the spec's size: one pass to size every section, one to write.
 public enum TableBuilder {
     public static func build(_ spec: TableSpec) throws(TableBuildError) -> [UInt8] {
-        var plan = Plan(spec)
+        let plan = Plan(spec)
         for vs in spec.virtualServices where vs.pool < 0 || vs.pool >= spec.pools.count {
             throw .unknownPool(virtualService: vs.name, index: vs.pool)
         }
@@ -218,7 +218,7 @@ public enum TableBuilder {
             if buckets > 0 {
                 let table = base + offset(.buckets) + bucketFirst * TableLayout.bucketSize
                 for b in 0..<buckets {
-                    table.storeBytes(of: TableLayout.emptyBucket.littleEndian, toByteOffset: b * 8 + 4, as: UInt32.self)
+                    table.storeBytes(of: TableLayout.emptyBucket.littleEndian, toByteOffset: b * TableLayout.bucketSize + 4, as: UInt32.self)
                 }
                 for (i, server) in pool.servers.enumerated() where server.headerValue != nil {
                     try insert(server: first + i, into: table, mask: buckets - 1, pool: pool)
@@ -260,29 +260,33 @@ public enum TableBuilder {
         }
 
         func insert(server: Int, into table: UnsafeMutableRawPointer, mask: Int, pool: PoolSpec) throws(TableBuildError) {
-            let serverRecord = offset(.servers) + server * TableLayout.serverSize
-            let value = stringBytes(at: serverRecord + TableLayout.Server.headerValue)
+            let valueRef = offset(.servers) + server * TableLayout.serverSize + TableLayout.Server.headerValue
+            let value = stringBytes(at: valueRef)
             let h = TetherHash.hash(value)
             let tag = UInt32(truncatingIfNeeded: h >> 32)
+            let size = TableLayout.bucketSize
             var i = Int(truncatingIfNeeded: h) & mask
             while true {
-                let occupant = UInt32(littleEndian: table.load(fromByteOffset: i * 8 + 4, as: UInt32.self))
+                let bucket = table + i * size
+                let occupant = UInt32(littleEndian: bucket.load(fromByteOffset: 4, as: UInt32.self))
                 if occupant == TableLayout.emptyBucket {
-                    table.storeBytes(of: tag.littleEndian, toByteOffset: i * 8, as: UInt32.self)
-                    table.storeBytes(of: UInt32(server).littleEndian, toByteOffset: i * 8 + 4, as: UInt32.self)
+                    bucket.storeBytes(of: tag.littleEndian, toByteOffset: 0, as: UInt32.self)
+                    bucket.storeBytes(of: UInt32(server).littleEndian, toByteOffset: 4, as: UInt32.self)
+                    (bucket + 8).copyMemory(from: base + valueRef, byteCount: 8)
                     return
                 }
-                let occupantTag = UInt32(littleEndian: table.load(fromByteOffset: i * 8, as: UInt32.self))
-                if occupantTag == tag {
-                    let other = stringBytes(at: offset(.servers) + Int(occupant) * TableLayout.serverSize + TableLayout.Server.headerValue)
-                    if other.elementsEqual(value) {
-                        let a = pool.servers.first { $0.headerValue.map { $0.utf8.elementsEqual(value) } ?? false }?.name ?? "?"
-                        let b = pool.servers.last { $0.headerValue.map { $0.utf8.elementsEqual(value) } ?? false }?.name ?? "?"
-                        throw .duplicateHeaderValue(pool: pool.name, value: String(decoding: value, as: UTF8.self), servers: (a, b))
-                    }
+                if UInt32(littleEndian: bucket.load(fromByteOffset: 0, as: UInt32.self)) == tag,
+                   stringBytes(at: i * size + 8, in: table).elementsEqual(value) {
+                    let carriers = pool.servers.filter { $0.headerValue.map { $0.utf8.elementsEqual(value) } ?? false }
+                    throw .duplicateHeaderValue(pool: pool.name, value: String(decoding: value, as: UTF8.self),
+                                                servers: (carriers.first?.name ?? "?", carriers.last?.name ?? "?"))
                 }
                 i = (i + 1) & mask
             }
+        }
+
+        func stringBytes(at ref: Int, in record: UnsafeMutableRawPointer) -> UnsafeRawBufferPointer {
+            stringBytes(at: record - base + ref)
         }
     }
 }

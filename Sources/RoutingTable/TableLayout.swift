@@ -12,7 +12,8 @@
 ///   virtual services  48 bytes each
 ///   pools             80 bytes each
 ///   servers           64 bytes each
-///   buckets            8 bytes each   (tag u32, server u32): per-pool open addressing
+///   buckets           16 bytes each   (tag u32, server u32, value string ref): per-pool
+///                                     open addressing; the value ref saves a cache miss
 ///   rr sequence        4 bytes each   (server u32): per-pool smooth weighted order
 ///   listen refs        8 bytes each   (string ref)
 ///   strings            bytes
@@ -32,7 +33,7 @@ public enum TableLayout {
     public static let virtualServiceSize = 48
     public static let poolSize = 80
     public static let serverSize = 64
-    public static let bucketSize = 8
+    public static let bucketSize = 16
     public static let rrEntrySize = 4
     public static let stringRefSize = 8
 
