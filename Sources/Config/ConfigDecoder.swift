@@ -4,7 +4,7 @@ import Yams
 /// Names of one kind of object (pools, say) and where each was defined.
 struct NameTable {
     let kind: String
-    var locations: [String: SourceLocation] = [:]
+    var locations: [String: SourcePosition] = [:]
     var order: [String] = []
     /// Some object of this kind has no readable name, so a reference that
     /// resolves to nothing may be meant for it: such references are not
@@ -28,9 +28,9 @@ private struct Endpoint: Hashable {
 
 /// What the servers of one pool have used so far.
 private struct PoolServerIndex {
-    var names: [String: SourceLocation] = [:]
-    var headerValues: [String: (server: String, at: SourceLocation)] = [:]
-    var endpoints: [Endpoint: (server: String, at: SourceLocation)] = [:]
+    var names: [String: SourcePosition] = [:]
+    var headerValues: [String: (server: String, at: SourcePosition)] = [:]
+    var endpoints: [Endpoint: (server: String, at: SourcePosition)] = [:]
     var firstHeaderValue: Node?
 }
 
@@ -44,7 +44,7 @@ final class ConfigDecoder: NodeReader {
     private var usedProfiles: Set<String> = []
     private var usedMonitors: Set<String> = []
     private var usedPools: Set<String> = []
-    private var listeners: [ListenKey: (owner: String, at: SourceLocation)] = [:]
+    private var listeners: [ListenKey: (owner: String, at: SourcePosition)] = [:]
     /// Kinds with a reference that resolves to nothing: their "never used"
     /// warnings would only repeat that error.
     private var danglingKinds: Set<String> = []
@@ -392,7 +392,7 @@ final class ConfigDecoder: NodeReader {
         }
 
         if let node = f["health_monitors"], let items = list(node, key: "health_monitors") {
-            var seen: [String: SourceLocation] = [:]
+            var seen: [String: SourcePosition] = [:]
             for item in items {
                 guard let monitor = resolve(item, key: "health_monitors", in: monitors) else { continue }
                 if let first = seen[monitor] {

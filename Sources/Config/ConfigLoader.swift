@@ -33,7 +33,7 @@ public enum ConfigLoader {
         let source = YAMLSource.compose(body, log: &log)
         guard log.errorCount == 0 else { return LoadResult(config: nil, diagnostics: log.sorted()) }
         guard let root = source.root else {
-            log.error(SourceLocation(line: 1, column: 1), "the configuration is empty")
+            log.error(SourcePosition(line: 1, column: 1), "the configuration is empty")
             return LoadResult(config: nil, diagnostics: log.sorted())
         }
         let decoder = ConfigDecoder(log: log, positions: source.positions, renames: source.renames)
@@ -64,7 +64,7 @@ public enum ConfigLoader {
     }
 
     /// Where the first byte that is not UTF-8 is, or nil.
-    static func firstInvalidUTF8(_ bytes: [UInt8]) -> SourceLocation? {
+    static func firstInvalidUTF8(_ bytes: [UInt8]) -> SourcePosition? {
         var parser = Unicode.UTF8.ForwardParser()
         var iterator = bytes.makeIterator()
         var line = 1, column = 1
@@ -85,7 +85,7 @@ public enum ConfigLoader {
             case .emptyInput:
                 return nil
             case .error:
-                return SourceLocation(line: line, column: column)
+                return SourcePosition(line: line, column: column)
             }
         }
     }

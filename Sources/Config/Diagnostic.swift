@@ -1,7 +1,7 @@
 /// A 1-based position in a configuration file, as an editor shows it: lines
 /// count CR, LF, CRLF, NEL, LS and PS as breaks (as libyaml does) and columns
 /// count Unicode scalars, a tab being one column.
-public struct SourceLocation: Sendable, Hashable, Comparable, CustomStringConvertible {
+public struct SourcePosition: Sendable, Hashable, Comparable, CustomStringConvertible {
     public var line: Int
     public var column: Int
 
@@ -10,7 +10,7 @@ public struct SourceLocation: Sendable, Hashable, Comparable, CustomStringConver
         self.column = column
     }
 
-    public static func < (l: SourceLocation, r: SourceLocation) -> Bool {
+    public static func < (l: SourcePosition, r: SourcePosition) -> Bool {
         (l.line, l.column) < (r.line, r.column)
     }
 
@@ -27,11 +27,11 @@ public struct Diagnostic: Sendable, Equatable, CustomStringConvertible {
 
     public var file: String
     /// nil for a finding about the whole file (it cannot be read, for one).
-    public var location: SourceLocation?
+    public var location: SourcePosition?
     public var severity: Severity
     public var message: String
 
-    public init(file: String, location: SourceLocation?, severity: Severity, message: String) {
+    public init(file: String, location: SourcePosition?, severity: Severity, message: String) {
         self.file = file
         self.location = location
         self.severity = severity
@@ -77,12 +77,12 @@ struct DiagnosticLog {
         self.file = file
     }
 
-    mutating func error(_ location: SourceLocation?, _ message: String) {
+    mutating func error(_ location: SourcePosition?, _ message: String) {
         entries.append(Diagnostic(file: file, location: location, severity: .error, message: message))
         errorCount += 1
     }
 
-    mutating func warning(_ location: SourceLocation?, _ message: String) {
+    mutating func warning(_ location: SourcePosition?, _ message: String) {
         entries.append(Diagnostic(file: file, location: location, severity: .warning, message: message))
     }
 

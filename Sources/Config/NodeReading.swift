@@ -6,7 +6,7 @@ import Yams
 struct Fields {
     /// What the mapping is, for messages: "pool 'web'", "server".
     let context: String
-    let location: SourceLocation
+    let location: SourcePosition
     fileprivate var entries: [String: (key: Node, value: Node)] = [:]
 
     subscript(key: String) -> Node? { entries[key]?.value }
@@ -27,8 +27,8 @@ class NodeReader {
         self.renames = renames
     }
 
-    func location(_ node: Node) -> SourceLocation {
-        guard let mark = node.mark else { return SourceLocation(line: 1, column: 1) }
+    func location(_ node: Node) -> SourcePosition {
+        guard let mark = node.mark else { return SourcePosition(line: 1, column: 1) }
         return positions.original(line: mark.line, column: mark.column)
     }
 
@@ -59,7 +59,7 @@ class NodeReader {
             context = "\(kind) '\(name.string)'"
         }
         var result = Fields(context: context, location: location(node))
-        var firstSeen: [String: SourceLocation] = [:]
+        var firstSeen: [String: SourcePosition] = [:]
         for (keyNode, valueNode) in mapping {
             guard case .scalar(let scalar) = keyNode, !isNull(scalar) else {
                 error(keyNode, "\(context): keys must be strings, found \(describe(keyNode))")

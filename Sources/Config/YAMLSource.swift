@@ -42,7 +42,7 @@ struct YAMLSource {
                 log.error(at, syntaxMessage(problem: problem, context: context, positions: source.positions))
                 return source
             } catch let YamlError.reader(problem, offset, _, yaml) {
-                var at: SourceLocation?
+                var at: SourcePosition?
                 if let offset, let index = yaml.index(yaml.startIndex, offsetBy: offset, limitedBy: yaml.endIndex) {
                     let mark = TextPositions.location(of: index, in: yaml)
                     at = source.positions.original(line: mark.line, column: mark.column)
@@ -132,16 +132,16 @@ struct PositionMap {
         insertions[line] = list
     }
 
-    func original(line: Int, column: Int) -> SourceLocation {
-        guard let list = insertions[line] else { return SourceLocation(line: line, column: column) }
+    func original(line: Int, column: Int) -> SourcePosition {
+        guard let list = insertions[line] else { return SourcePosition(line: line, column: column) }
         var shift = 0
         for insertion in list {
             let start = insertion.originalColumn + shift
             if column < start { break }
-            if column < start + insertion.length { return SourceLocation(line: line, column: insertion.originalColumn) }
+            if column < start + insertion.length { return SourcePosition(line: line, column: insertion.originalColumn) }
             shift += insertion.length
         }
-        return SourceLocation(line: line, column: column - shift)
+        return SourcePosition(line: line, column: column - shift)
     }
 }
 
@@ -166,7 +166,7 @@ enum TextPositions {
         return scalars.index(i, offsetBy: column - 1, limitedBy: scalars.endIndex)
     }
 
-    static func location(of target: String.Index, in text: String) -> SourceLocation {
+    static func location(of target: String.Index, in text: String) -> SourcePosition {
         let scalars = text.unicodeScalars
         var i = scalars.startIndex
         var line = 1, column = 1
@@ -176,6 +176,6 @@ enum TextPositions {
             if s == "\r", i < scalars.endIndex, scalars[i] == "\n", i < target { i = scalars.index(after: i) }
             if isBreak(s) { line += 1; column = 1 } else { column += 1 }
         }
-        return SourceLocation(line: line, column: column)
+        return SourcePosition(line: line, column: column)
     }
 }
