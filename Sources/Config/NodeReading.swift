@@ -52,7 +52,7 @@ class NodeReader {
         }
         var context = kind
         let nameEntry = mapping.first { pair in
-            if case .scalar(let key) = pair.key { return renames.original(key.string).name == "name" }
+            if case .scalar(let key) = pair.key { return renames.original(key.string) == "name" }
             return false
         }
         if case .scalar(let name)? = nameEntry?.value, !isNull(name) {
@@ -65,7 +65,7 @@ class NodeReader {
                 error(keyNode, "\(context): keys must be strings, found \(describe(keyNode))")
                 continue
             }
-            let name = renames.original(scalar.string).name
+            let name = renames.original(scalar.string)
             let at = location(keyNode)
             if let first = firstSeen[name] {
                 log.error(at, "duplicate key '\(name)' in \(context); first given at \(first)")

@@ -5,10 +5,11 @@ import Yams
 ///
 /// Yams stops at the first mapping with a duplicate key and names only the
 /// first occurrence. To go on and report every problem, the composer renames
-/// that occurrence in a private copy of the text (it inserts a marker that
-/// no configuration key can contain) and composes again; `KeyRenames` undoes
-/// the renaming for the decoder and `PositionMap` maps positions in the copy
-/// back to the file.
+/// that occurrence in a private copy of the text (it inserts a marker before
+/// the key's text) and composes again; `KeyRenames` undoes the renaming for
+/// the decoder and `PositionMap` maps positions in the copy back to the file.
+/// The marker starts with U+E000, a private-use character that YAML allows in
+/// a key and that no tether key contains.
 struct YAMLSource {
     var root: Node?
     var positions = PositionMap()
@@ -23,7 +24,11 @@ struct YAMLSource {
         var recoveries = 0
         while true {
             do {
-                source.root = try Yams.compose(yaml: text)
+                // The decoder reads every scalar as text and checks its type
+                // itself, so tags need no resolving: the basic resolver skips
+                // the regular expressions Yams otherwise runs on every key
+                // and value (more than half the time of a large file).
+                source.root = try Yams.compose(yaml: text, .basic)
                 return source
             } catch let YamlError.duplicatedKeysInMapping(duplicates, context) {
                 let at = source.positions.original(line: context.mark.line, column: context.mark.column)
@@ -100,15 +105,14 @@ struct KeyRenames {
         return "\(KeyRenames.prefix)\(count)\u{E000}"
     }
 
-    /// The key as written in the file, and whether it was renamed (an earlier
-    /// occurrence of a duplicate key).
-    func original(_ key: String) -> (name: String, renamed: Bool) {
-        guard count > 0, key.hasPrefix(KeyRenames.prefix) else { return (key, false) }
+    /// The key as written in the file.
+    func original(_ key: String) -> String {
+        guard count > 0, key.hasPrefix(KeyRenames.prefix) else { return key }
         let rest = key.dropFirst(KeyRenames.prefix.count)
         guard let end = rest.firstIndex(of: "\u{E000}"), let n = Int(rest[..<end]), (1...count).contains(n) else {
-            return (key, false)
+            return key
         }
-        return (String(rest[rest.index(after: end)...]), true)
+        return String(rest[rest.index(after: end)...])
     }
 }
 
