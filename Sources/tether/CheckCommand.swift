@@ -102,5 +102,12 @@ struct Summary {
 /// Writes a line to standard error.
 func printError(_ line: String) {
     var text = line + "\n"
-    text.withUTF8 { _ = fwrite($0.baseAddress, 1, $0.count, stderr) }
+    text.withUTF8 { bytes in
+        var done = 0
+        while done < bytes.count {
+            let n = write(2, bytes.baseAddress! + done, bytes.count - done)
+            if n <= 0 { break }
+            done += n
+        }
+    }
 }
