@@ -274,6 +274,8 @@ public struct ServerView {
     @inlinable public var enabled: Bool { table.u8(record + F.enabled) != 0 }
     @inlinable public var ratio: UInt32 { UInt32(table.u8(record + F.ratio)) }
     @inlinable public var pool: UInt32 { table.u32(record + F.pool) }
+    /// Index of the server's entry in the shared server-state array.
+    @inlinable public var stateSlot: UInt32 { table.u32(record + F.stateSlot) }
     /// Hash of (address, port): the server's name in rendezvous hashing.
     @inlinable public var identity: UInt64 { table.u64(record + F.identity) }
 }

@@ -250,6 +250,7 @@ public enum TableBuilder {
             put(UInt8(s.enabled ? 1 : 0), r + F.enabled)
             put(s.ratio, r + F.ratio)
             put(UInt32(pool), r + F.pool)
+            put(s.stateSlot ?? UInt32(serverCursor - 1), r + F.stateSlot)
             put(ServerIdentity.hash(address: s.address, port: s.port), r + F.identity)
         }
 

@@ -72,6 +72,6 @@ public enum TableLayout {
     // Server record.
     public enum Server {
         public static let name = 0, headerValue = 8, address = 16, port = 32, family = 34
-        public static let enabled = 35, ratio = 36, hasHeaderValue = 37, pool = 40, identity = 48
+        public static let enabled = 35, ratio = 36, hasHeaderValue = 37, pool = 40, stateSlot = 44, identity = 48
     }
 }

@@ -23,8 +23,8 @@ public enum LeastConnections {
             let s = first &+ offset
             if s == excluding { continue }
             let server = table.server(s)
-            guard load.isAvailable(server, index: s, limit: limit) else { continue }
-            let inFlight = UInt64(load.inFlight(s)), ratio = UInt64(server.ratio)
+            guard load.isAvailable(server, limit: limit) else { continue }
+            let inFlight = UInt64(load.inFlight(server.stateSlot)), ratio = UInt64(server.ratio)
             if best == nil || inFlight * bestRatio < bestLoad * ratio {
                 best = s
                 bestLoad = inFlight

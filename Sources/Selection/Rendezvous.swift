@@ -15,7 +15,7 @@ public enum Rendezvous {
         var bestScore: UInt64 = 0
         for s in pool.servers where s != excluding {
             let server = table.server(s)
-            guard load.isAvailable(server, index: s, limit: limit) else { continue }
+            guard load.isAvailable(server, limit: limit) else { continue }
             let identity = server.identity
             for replica in 0..<server.ratio {
                 let score = TetherHash.score(key: key, identity: identity, replica: replica)

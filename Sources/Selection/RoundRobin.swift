@@ -15,7 +15,7 @@ public enum RoundRobin {
         for _ in 0..<n {
             let s = pool.rrServer(k)
             k = k &+ 1 == n ? 0 : k &+ 1
-            if s != excluding, load.isAvailable(table.server(s), index: s, limit: limit) {
+            if s != excluding, load.isAvailable(table.server(s), limit: limit) {
                 cursor = UInt32(k)
                 return s
             }

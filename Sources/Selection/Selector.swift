@@ -47,13 +47,13 @@ public struct Selector {
     ) -> Route {
         let server = table.server(pinned)
         let limit = pool.maxConnectionsPerServer
-        if pinned != excluding && load.isAvailable(server, index: pinned, limit: limit) {
+        if pinned != excluding && load.isAvailable(server, limit: limit) {
             return .forward(server: pinned, reason: .pinned)
         }
         switch pool.serverDown {
         case .never:
             if pinned == excluding { return .respond(status: 502, retryAfter: 0) }
-            if !server.enabled || (limit != 0 && load.inFlight(pinned) >= limit) {
+            if !server.enabled || (limit != 0 && load.inFlight(server.stateSlot) >= limit) {
                 return .respond(status: 503, retryAfter: 0)
             }
             // Only marked down: `never` still sends it there.

@@ -2,8 +2,8 @@ import RoutingTable
 
 /// What routing needs to know about servers right now. The worker's
 /// implementation reads the shared-memory down bits and cross-worker
-/// connection counts; tests use plain arrays. Indices are table server
-/// indices.
+/// connection counts; tests use plain arrays. Servers are named by their
+/// state slot (`ServerView.stateSlot`), which survives reloads.
 public protocol ServerLoad {
     /// Marked down by the health monitor (or by passive detection).
     func isDown(_ server: UInt32) -> Bool
@@ -15,7 +15,8 @@ extension ServerLoad {
     /// DESIGN.md §1: available = enabled, not marked down, and below the
     /// pool's connection limit (0 = no limit).
     @inlinable
-    public func isAvailable(_ server: ServerView, index: UInt32, limit: UInt32) -> Bool {
-        server.enabled && !isDown(index) && (limit == 0 || inFlight(index) < limit)
+    public func isAvailable(_ server: ServerView, limit: UInt32) -> Bool {
+        let slot = server.stateSlot
+        return server.enabled && !isDown(slot) && (limit == 0 || inFlight(slot) < limit)
     }
 }

@@ -46,6 +46,7 @@ import RoutingTable
             #expect(a2.headerValue.map(Array.init) == bytes("server2"))
             #expect(a2.ratio == 2 && a2.enabled && a2.pool == 0)
             #expect(!t.server(2).enabled)
+            #expect((0..<4).map { t.server($0).stateSlot } == [0, 1, 2, 3])
             let v6 = t.server(3)
             #expect(v6.address == IPAddress("2001:db8::1")! && v6.port == 443 && v6.headerValue == nil && v6.pool == 1)
             #expect(v6.identity == ServerIdentity.hash(address: IPAddress("2001:db8::1")!, port: 443))
@@ -54,6 +55,12 @@ import RoutingTable
 
     @Test func buildIsDeterministic() throws {
         #expect(try TableBuilder.build(exampleSpec()) == TableBuilder.build(exampleSpec()))
+    }
+
+    @Test func explicitStateSlotsReadBack() throws {
+        var spec = exampleSpec()
+        spec.pools[0].servers[1].stateSlot = 4_000_000
+        try withImage(spec) { t in #expect(t.server(1).stateSlot == 4_000_000 && t.server(0).stateSlot == 0) }
     }
 
     @Test func emptySpecBuilds() throws {

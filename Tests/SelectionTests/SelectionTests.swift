@@ -300,3 +300,15 @@ func forwarded(_ r: Route) -> UInt32? {
         try with(spec(servers: [])) { sel in #expect(sel.route(nil) == .respond(status: 503, retryAfter: 5)) }
     }
 }
+
+@Suite struct StateSlots {
+    @Test func loadIsReadThroughTheServersStateSlot() throws {
+        var s = spec()
+        for i in s.pools[0].servers.indices { s.pools[0].servers[i].stateSlot = UInt32(100 + i) }
+        try with(s) { sel in
+            #expect(forwarded(sel.route("server2", load: Load(down: [101]))) != 1)
+            #expect(sel.route("server2", load: Load(down: [1])) == .forward(server: 1, reason: .pinned))
+            #expect(sel.route("server2", load: Load(down: [101], inFlight: [1: 9])) != .forward(server: 1, reason: .pinned))
+        }
+    }
+}
