@@ -12,6 +12,10 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "tether", targets: ["tether"]),
+        // The pure modules, for bench/ (a package of its own).
+        .library(name: "HTTPWire", targets: ["HTTPWire"]),
+        .library(name: "RoutingTable", targets: ["RoutingTable"]),
+        .library(name: "Selection", targets: ["Selection"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),

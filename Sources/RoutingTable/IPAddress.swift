@@ -12,6 +12,12 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         bytes = (UInt64(a) | UInt64(b) << 8 | UInt64(c) << 16 | UInt64(d) << 24, 0)
     }
 
+    /// From the two words of `bytes`, as a table stores them.
+    public init(family: Family, rawBytes: (UInt64, UInt64)) {
+        self.family = family
+        self.bytes = rawBytes
+    }
+
     /// From 16 bytes in network order (`family == .v4` reads the first four).
     public init(family: Family, octets: [UInt8]) {
         precondition(octets.count == (family == .v4 ? 4 : 16))

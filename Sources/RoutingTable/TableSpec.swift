@@ -121,14 +121,18 @@ public struct ServerSpec: Sendable, Equatable {
     public var headerValue: String?
     public var ratio: UInt8
     public var enabled: Bool
+    /// The server's slot in the shared server-state array (down bits,
+    /// connection counts), which outlives tables; nil = its index in the table.
+    public var stateSlot: UInt32?
 
     public init(name: String, address: IPAddress, port: UInt16, headerValue: String? = nil,
-                ratio: UInt8 = 1, enabled: Bool = true) {
+                ratio: UInt8 = 1, enabled: Bool = true, stateSlot: UInt32? = nil) {
         self.name = name
         self.address = address
         self.port = port
         self.headerValue = headerValue
         self.ratio = ratio
         self.enabled = enabled
+        self.stateSlot = stateSlot
     }
 }

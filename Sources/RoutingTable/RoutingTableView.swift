@@ -1,0 +1,281 @@
+/// Why an image was refused. A reader trusts nothing it has not checked.
+public enum TableImageError: Error, Equatable, CustomStringConvertible {
+    case tooSmall(Int)
+    case badMagic(UInt32)
+    case unsupportedVersion(UInt16)
+    case sizeMismatch(declared: UInt64, actual: Int)
+    case checksumMismatch
+    case sectionOutOfBounds(String)
+    case referenceOutOfBounds(String)
+
+    public var description: String {
+        switch self {
+        case let .tooSmall(n): return "image of \(n) bytes is smaller than its header"
+        case let .badMagic(m): return "bad magic 0x\(String(m, radix: 16)): not a tether routing table"
+        case let .unsupportedVersion(v): return "table format version \(v) is not supported (this build reads \(TableLayout.version))"
+        case let .sizeMismatch(d, a): return "header declares \(d) bytes but the image has \(a)"
+        case .checksumMismatch: return "checksum mismatch: the image is corrupt"
+        case let .sectionOutOfBounds(s): return "section \(s) lies outside the image"
+        case let .referenceOutOfBounds(s): return "\(s) points outside its section"
+        }
+    }
+}
+
+enum TableHeader {
+    /// Covers every byte of the image except the checksum field itself.
+    static func checksum(_ image: UnsafeRawBufferPointer) -> UInt64 {
+        let first = TetherHash.hash(UnsafeRawBufferPointer(rebasing: image[0..<16]), seed: 0x7465_7468_6572)  // "tether"
+        return TetherHash.hash(UnsafeRawBufferPointer(rebasing: image[24...]), seed: first)
+    }
+}
+
+/// A compiled routing table read in place. Creating one validates the whole
+/// image (header, checksum, every section bound and every reference), so
+/// lookups afterwards do no bounds checks of their own. It owns nothing:
+/// the memory must outlive it (a mapping, or an array kept alive).
+public struct RoutingTableView: @unchecked Sendable {
+    public let base: UnsafeRawPointer
+    public let size: Int
+    @usableFromInline let vsOffset: Int, poolOffset: Int, serverOffset: Int
+    @usableFromInline let bucketOffset: Int, rrOffset: Int, listenOffset: Int, stringOffset: Int
+    public let virtualServiceCount: Int, poolCount: Int, serverCount: Int
+    @usableFromInline let bucketTotal: Int, rrTotal: Int, listenTotal: Int, stringTotal: Int
+
+    public init(validating image: UnsafeRawBufferPointer) throws(TableImageError) {
+        guard let p = image.baseAddress, image.count >= TableLayout.headerSize else { throw .tooSmall(image.count) }
+        func u32(_ at: Int) -> UInt32 { UInt32(littleEndian: p.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
+        let magic = u32(0)
+        guard magic == TableLayout.magic else { throw .badMagic(magic) }
+        let version = UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 4, as: UInt16.self))
+        guard version == TableLayout.version else { throw .unsupportedVersion(version) }
+        let declared = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        guard declared == UInt64(image.count) else { throw .sizeMismatch(declared: declared, actual: image.count) }
+        guard Int(bitPattern: p) & 7 == 0 else { throw .sectionOutOfBounds("image base (not 8-byte aligned)") }
+        let stored = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
+        guard TableHeader.checksum(image) == stored else { throw .checksumMismatch }
+
+        var offsets: [Int] = [], counts: [Int] = []
+        for s in TableLayout.Section.allCases {
+            let at = TableLayout.sectionTableOffset + 8 * s.rawValue
+            let off = Int(u32(at)), count = Int(u32(at + 4))
+            let bytes = count * TableLayout.recordSize(s)
+            guard off >= TableLayout.headerSize, off & 7 == 0, off + bytes <= image.count else {
+                throw .sectionOutOfBounds("\(s)")
+            }
+            offsets.append(off)
+            counts.append(count)
+        }
+        base = p
+        size = image.count
+        (vsOffset, poolOffset, serverOffset, bucketOffset, rrOffset, listenOffset, stringOffset) =
+            (offsets[0], offsets[1], offsets[2], offsets[3], offsets[4], offsets[5], offsets[6])
+        (virtualServiceCount, poolCount, serverCount, bucketTotal, rrTotal, listenTotal, stringTotal) =
+            (counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], counts[6])
+        try validateReferences()
+    }
+
+    private func validateReferences() throws(TableImageError) {
+        func string(_ at: Int, _ what: String) throws(TableImageError) {
+            let off = Int(u32(at)), len = Int(u32(at + 4))
+            guard off + len <= stringTotal else { throw .referenceOutOfBounds(what) }
+        }
+        for i in 0..<virtualServiceCount {
+            let r = vsOffset + i * TableLayout.virtualServiceSize
+            typealias F = TableLayout.VS
+            try string(r + F.name, "virtual service \(i) name")
+            let first = Int(u32(r + F.listenFirst)), count = Int(u32(r + F.listenCount))
+            guard first + count <= listenTotal else { throw .referenceOutOfBounds("virtual service \(i) listen list") }
+            for l in first..<(first + count) { try string(listenOffset + l * 8, "virtual service \(i) listen \(l)") }
+            guard Int(u32(r + F.pool)) < poolCount else { throw .referenceOutOfBounds("virtual service \(i) pool") }
+        }
+        for i in 0..<poolCount {
+            let r = poolOffset + i * TableLayout.poolSize
+            typealias F = TableLayout.Pool
+            for (f, what) in [(F.name, "name"), (F.persistenceHeader, "persistence header"),
+                              (F.hashHeader, "hash header"), (F.redirectLocation, "redirect location")] {
+                try string(r + f, "pool \(i) \(what)")
+            }
+            let first = Int(u32(r + F.firstServer)), count = Int(u32(r + F.serverCount))
+            guard first + count <= serverCount else { throw .referenceOutOfBounds("pool \(i) servers") }
+            let bFirst = Int(u32(r + F.bucketFirst)), bCount = Int(u32(r + F.bucketCount))
+            guard bFirst + bCount <= bucketTotal, bCount & (bCount &- 1) == 0 else {
+                throw .referenceOutOfBounds("pool \(i) buckets")
+            }
+            for b in bFirst..<(bFirst + bCount) {
+                let bucket = bucketOffset + b * TableLayout.bucketSize
+                let s = u32(bucket + 4)
+                if s == TableLayout.emptyBucket { continue }
+                guard Int(s) >= first && Int(s) < first + count else { throw .referenceOutOfBounds("pool \(i) bucket \(b)") }
+                try string(bucket + 8, "pool \(i) bucket \(b) value")
+            }
+            let rFirst = Int(u32(r + F.rrFirst)), rCount = Int(u32(r + F.rrCount))
+            guard rFirst + rCount <= rrTotal else { throw .referenceOutOfBounds("pool \(i) round-robin order") }
+            for k in rFirst..<(rFirst + rCount) {
+                let s = Int(u32(rrOffset + k * 4))
+                guard s >= first && s < first + count else { throw .referenceOutOfBounds("pool \(i) round-robin entry \(k)") }
+            }
+        }
+        for i in 0..<serverCount {
+            let r = serverOffset + i * TableLayout.serverSize
+            try string(r + TableLayout.Server.name, "server \(i) name")
+            try string(r + TableLayout.Server.headerValue, "server \(i) header value")
+            guard Int(u32(r + TableLayout.Server.pool)) < poolCount else { throw .referenceOutOfBounds("server \(i) pool") }
+        }
+    }
+
+    @inlinable @inline(__always)
+    func u8(_ at: Int) -> UInt8 { base.load(fromByteOffset: at, as: UInt8.self) }
+    @inlinable @inline(__always)
+    func u16(_ at: Int) -> UInt16 { UInt16(littleEndian: base.load(fromByteOffset: at, as: UInt16.self)) }
+    @inlinable @inline(__always)
+    func u32(_ at: Int) -> UInt32 { UInt32(littleEndian: base.load(fromByteOffset: at, as: UInt32.self)) }
+    @inlinable @inline(__always)
+    func u64(_ at: Int) -> UInt64 { UInt64(littleEndian: base.load(fromByteOffset: at, as: UInt64.self)) }
+    @inlinable @inline(__always)
+    func string(at ref: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: base + stringOffset + Int(u32(ref)), count: Int(u32(ref + 4)))
+    }
+
+    public func virtualService(_ i: Int) -> VirtualServiceView {
+        precondition(i >= 0 && i < virtualServiceCount, "virtual service index out of range")
+        return VirtualServiceView(table: self, record: vsOffset + i * TableLayout.virtualServiceSize)
+    }
+
+    @inlinable
+    public func pool(_ i: UInt32) -> PoolView {
+        precondition(Int(i) < poolCount, "pool index out of range")
+        return PoolView(table: self, record: poolOffset + Int(i) * TableLayout.poolSize)
+    }
+
+    @inlinable
+    public func server(_ i: UInt32) -> ServerView {
+        precondition(Int(i) < serverCount, "server index out of range")
+        return ServerView(table: self, record: serverOffset + Int(i) * TableLayout.serverSize)
+    }
+
+    @inlinable
+    func rrEntry(_ k: Int) -> UInt32 { u32(rrOffset + k * 4) }
+}
+
+public struct VirtualServiceView {
+    let table: RoutingTableView
+    let record: Int
+    typealias F = TableLayout.VS
+
+    public var name: String { String(decoding: table.string(at: record + F.name), as: UTF8.self) }
+    public var listen: [String] {
+        let first = Int(table.u32(record + F.listenFirst)), count = Int(table.u32(record + F.listenCount))
+        return (first..<(first + count)).map {
+            String(decoding: table.string(at: table.listenOffset + $0 * 8), as: UTF8.self)
+        }
+    }
+    public var pool: UInt32 { table.u32(record + F.pool) }
+    public var xForwardedFor: Bool { table.u32(record + F.flags) & F.flagXForwardedFor != 0 }
+    public var tls: Bool { table.u32(record + F.flags) & F.flagTLS != 0 }
+    public var timeouts: Timeouts {
+        Timeouts(clientHeaderMs: table.u32(record + F.clientHeaderMs), clientIdleMs: table.u32(record + F.clientIdleMs),
+                 connectMs: table.u32(record + F.connectMs), serverResponseMs: table.u32(record + F.serverResponseMs))
+    }
+    public var maxHeaderBytes: UInt32 { table.u32(record + F.maxHeaderBytes) }
+}
+
+public struct PoolView {
+    @usableFromInline let table: RoutingTableView
+    @usableFromInline let record: Int
+    @usableFromInline typealias F = TableLayout.Pool
+
+    @inlinable init(table: RoutingTableView, record: Int) {
+        self.table = table
+        self.record = record
+    }
+
+    public var name: String { String(decoding: table.string(at: record + F.name), as: UTF8.self) }
+    @inlinable public var firstServer: UInt32 { table.u32(record + F.firstServer) }
+    @inlinable public var serverCount: UInt32 { table.u32(record + F.serverCount) }
+    @inlinable public var servers: Range<UInt32> { firstServer..<(firstServer + serverCount) }
+    public var lbAlgorithm: LBAlgorithm { LBAlgorithm(rawValue: table.u8(record + F.lbAlgorithm)) ?? .leastConnections }
+    @inlinable public var hasPersistence: Bool { table.u8(record + F.hasPersistence) != 0 }
+    public var serverDown: ServerDownPolicy { ServerDownPolicy(rawValue: table.u8(record + F.serverDown)) ?? .immediate }
+    /// Lower-cased; empty when the pool has no persistence profile.
+    @inlinable public var persistenceHeader: UnsafeRawBufferPointer { table.string(at: record + F.persistenceHeader) }
+    /// Lower-cased; nil when the consistent-hash key is the client address.
+    @inlinable public var hashHeader: UnsafeRawBufferPointer? {
+        table.u8(record + F.hashKeyKind) == 1 ? table.string(at: record + F.hashHeader) : nil
+    }
+    @inlinable public var maxConnectionsPerServer: UInt32 { table.u32(record + F.maxConnections) }
+    public var whenAllDown: WhenAllDownAction { WhenAllDownAction(rawValue: table.u8(record + F.whenAllDownAction)) ?? .localResponse }
+    public var whenAllDownStatus: UInt16 { table.u16(record + F.whenAllDownStatus) }
+    public var retryAfterSeconds: UInt32 { table.u32(record + F.retryAfter) }
+    public var redirectLocation: UnsafeRawBufferPointer { table.string(at: record + F.redirectLocation) }
+    @inlinable public var rrCount: Int { Int(table.u32(record + F.rrCount)) }
+    /// The k-th server of the smooth weighted order, k < rrCount.
+    @inlinable public func rrServer(_ k: Int) -> UInt32 { table.rrEntry(Int(table.u32(record + F.rrFirst)) + k) }
+    public var headerValueCount: Int { Int(table.u32(record + F.valueCount)) }
+
+    /// The server whose header value is exactly `value`, and the value's hash
+    /// (which callers reuse as the rendezvous key). Constant time: one hash,
+    /// a short probe, one byte comparison.
+    @inlinable
+    public func lookup(_ value: UnsafeRawBufferPointer) -> (server: UInt32?, hash: UInt64) {
+        let h = TetherHash.hash(value)
+        let count = Int(table.u32(record + F.bucketCount))
+        guard count > 0 else { return (nil, h) }
+        let mask = count &- 1
+        let buckets = table.bucketOffset + Int(table.u32(record + F.bucketFirst)) &* TableLayout.bucketSize
+        let tag = UInt32(truncatingIfNeeded: h >> 32)
+        var i = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let bucket = buckets &+ i &* TableLayout.bucketSize
+            let server = table.u32(bucket &+ 4)
+            if server == TableLayout.emptyBucket { return (nil, h) }
+            if table.u32(bucket) == tag && Int(table.u32(bucket &+ 12)) == value.count {
+                if value.count == 0 { return (server, h) }
+                let candidate = table.base + (table.stringOffset &+ Int(table.u32(bucket &+ 8)))
+                if memoryEqual(candidate, value.baseAddress!, value.count) { return (server, h) }
+            }
+            i = (i &+ 1) & mask
+        }
+    }
+}
+
+@inlinable @inline(__always)
+func memoryEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Bool {
+    var i = 0
+    while i &+ 8 <= n {
+        if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
+        i &+= 8
+    }
+    while i < n {
+        if a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return false }
+        i &+= 1
+    }
+    return true
+}
+
+public struct ServerView {
+    @usableFromInline let table: RoutingTableView
+    @usableFromInline let record: Int
+    @usableFromInline typealias F = TableLayout.Server
+
+    @inlinable init(table: RoutingTableView, record: Int) {
+        self.table = table
+        self.record = record
+    }
+
+    public var name: String { String(decoding: table.string(at: record + F.name), as: UTF8.self) }
+    public var headerValue: UnsafeRawBufferPointer? {
+        table.u8(record + F.hasHeaderValue) != 0 ? table.string(at: record + F.headerValue) : nil
+    }
+    public var address: IPAddress {
+        let family = IPAddress.Family(rawValue: table.u8(record + F.family)) ?? .v4
+        return IPAddress(family: family, rawBytes: (table.u64(record + F.address), table.u64(record + F.address + 8)))
+    }
+    @inlinable public var port: UInt16 { table.u16(record + F.port) }
+    @inlinable public var enabled: Bool { table.u8(record + F.enabled) != 0 }
+    @inlinable public var ratio: UInt32 { UInt32(table.u8(record + F.ratio)) }
+    @inlinable public var pool: UInt32 { table.u32(record + F.pool) }
+    /// Index of the server's entry in the shared server-state array.
+    @inlinable public var stateSlot: UInt32 { table.u32(record + F.stateSlot) }
+    /// Hash of (address, port): the server's name in rendezvous hashing.
+    @inlinable public var identity: UInt64 { table.u64(record + F.identity) }
+}

@@ -1,0 +1,113 @@
+import ArgumentParser
+import Config
+import RoutingTable
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `tether check -c FILE`: the validator every reload runs, plus the
+/// compile, with a one-screen summary of what would be served.
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Validate and compile a configuration; print a summary, or every error."
+    )
+
+    @Option(name: [.short, .customLong("config")], help: "The configuration file (YAML or JSON).")
+    var config: String
+
+    func run() throws {
+        let result = ConfigLoader.load(path: config)
+        for d in result.diagnostics { printError(d.description) }
+        guard let loaded = result.config, result.errors.isEmpty else {
+            printError("\(config): \(result.errors.count) error\(result.errors.count == 1 ? "" : "s"); nothing was compiled")
+            throw ExitCode(1)
+        }
+        let spec = compile(loaded)
+        let clock = ContinuousClock()
+        var image: [UInt8] = []
+        do {
+            let elapsed = try clock.measure { image = try TableBuilder.build(spec) }
+            print(Summary(config: loaded, spec: spec, imageBytes: image.count, compileTime: elapsed).text)
+        } catch {
+            printError("\(config): cannot compile: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Summary {
+    let config: TetherConfig
+    let spec: TableSpec
+    let imageBytes: Int
+    let compileTime: Duration
+
+    var text: String {
+        var lines: [String] = []
+        let servers = spec.pools.reduce(0) { $0 + $1.servers.count }
+        let values = spec.pools.reduce(0) { $0 + $1.servers.filter { $0.headerValue != nil }.count }
+        lines.append("configuration OK: \(plural(spec.virtualServices.count, "virtual service")), \(plural(spec.pools.count, "pool")), "
+                     + "\(plural(servers, "server")), \(plural(values, "header value"))")
+        lines.append("")
+        lines.append("virtual services")
+        for vs in spec.virtualServices {
+            lines.append("  \(vs.name)  listen \(vs.listen.joined(separator: ", "))  →  pool \(spec.pools[vs.pool].name)"
+                         + (vs.xForwardedFor ? "  (X-Forwarded-For)" : ""))
+        }
+        lines.append("")
+        lines.append("pools")
+        for pool in spec.pools {
+            let enabled = pool.servers.filter(\.enabled).count
+            var line = "  \(pool.name)  \(name(pool.lbAlgorithm))  \(enabled)/\(pool.servers.count) servers enabled"
+            if let p = pool.persistence {
+                let n = pool.servers.filter { $0.headerValue != nil }.count
+                line += "  persistence: header \(p.headerName), \(plural(n, "value")), server_down \(name(p.serverDown))"
+            }
+            if pool.maxConnectionsPerServer > 0 { line += "  limit \(pool.maxConnectionsPerServer)/server" }
+            lines.append(line)
+            for s in pool.servers.prefix(8) {
+                let address = s.address.family == .v6 ? "[\(s.address)]" : "\(s.address)"
+                lines.append("    \(s.name)  \(address):\(s.port)"
+                             + (s.headerValue.map { "  header_value \($0)" } ?? "")
+                             + (s.ratio != 1 ? "  ratio \(s.ratio)" : "") + (s.enabled ? "" : "  (disabled)"))
+            }
+            if pool.servers.count > 8 { lines.append("    … and \(pool.servers.count - 8) more") }
+        }
+        lines.append("")
+        let ms = Double(compileTime.components.seconds) * 1000 + Double(compileTime.components.attoseconds) / 1e15
+        lines.append("routing table: \(imageBytes) bytes, compiled in \(Int(ms * 10 + 0.5) / 10).\(Int(ms * 10 + 0.5) % 10) ms")
+        return lines.joined(separator: "\n")
+    }
+
+    func plural(_ n: Int, _ word: String) -> String { "\(n) \(word)\(n == 1 ? "" : "s")" }
+
+    func name(_ a: LBAlgorithm) -> String {
+        switch a {
+        case .leastConnections: return "least_connections"
+        case .roundRobin: return "round_robin"
+        case .consistentHash: return "consistent_hash"
+        }
+    }
+
+    func name(_ p: ServerDownPolicy) -> String {
+        switch p {
+        case .immediate: return "immediate"
+        case .never: return "never"
+        case .abort: return "abort"
+        }
+    }
+}
+
+/// Writes a line to standard error.
+func printError(_ line: String) {
+    var text = line + "\n"
+    text.withUTF8 { bytes in
+        var done = 0
+        while done < bytes.count {
+            let n = write(2, bytes.baseAddress! + done, bytes.count - done)
+            if n <= 0 { break }
+            done += n
+        }
+    }
+}

@@ -1,0 +1,27 @@
+// Defining the allocator's entry points in the executable interposes them
+// for the whole process; each forwards to glibc's own implementation.
+#include "MallocCounter.h"
+#include <stddef.h>
+#include <errno.h>
+
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+
+static _Atomic uint64_t count;
+
+uint64_t tether_malloc_count(void) { return count; }
+
+void *malloc(size_t n) { count++; return __libc_malloc(n); }
+void *calloc(size_t a, size_t b) { count++; return __libc_calloc(a, b); }
+void *realloc(void *p, size_t n) { count++; return __libc_realloc(p, n); }
+void *memalign(size_t a, size_t n) { count++; return __libc_memalign(a, n); }
+void *aligned_alloc(size_t a, size_t n) { count++; return __libc_memalign(a, n); }
+int posix_memalign(void **out, size_t a, size_t n) {
+    count++;
+    void *p = __libc_memalign(a, n);
+    if (!p) return ENOMEM;
+    *out = p;
+    return 0;
+}
