@@ -72,6 +72,9 @@ struct ClientConnection {
     /// completes.
     var orphan: BufferID = .none
     var scanner = RequestHeadScanner(maxHeadBytes: 0)
+    /// Scans the attached server's response heads (kept here, with the
+    /// other per-request state, so idle server connections stay small).
+    var responseScanner = ResponseHeadScanner(maxHeadBytes: 0)
     var exchange = Exchange()
     var address = ClientAddress()
 
@@ -98,7 +101,6 @@ struct ServerConnection {
     var input = InputBuffer()
     /// As `ClientConnection.orphan`: the client's input, still being sent.
     var orphan: BufferID = .none
-    var scanner = ResponseHeadScanner()
     /// Keep-alive pool links (same server), valid while pooled.
     var poolPrev: UInt32 = .max
     var poolNext: UInt32 = .max

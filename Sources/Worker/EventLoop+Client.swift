@@ -1,6 +1,8 @@
 import CLinux
 import Posix
 import Ring
+import RoutingTable
+import Selection
 
 /// The client side: accepting, reading request heads and bodies, sending
 /// responses, closing.
@@ -32,6 +34,7 @@ extension EventLoop {
         clients[i].server = .max
         clients[i].input = InputBuffer()
         clients[i].scanner = RequestHeadScanner(maxHeadBytes: services[Int(listeners[l].service)].maxHeaderBytes)
+        clients[i].responseScanner = ResponseHeadScanner(maxHeadBytes: services[Int(listeners[l].service)].maxHeaderBytes)
         clients[i].exchange = Exchange()
         clients[i].address = ClientAddress()
         if let peer = try? Posix.peerAddress(fd) {
@@ -39,7 +42,7 @@ extension EventLoop {
             withUnsafeMutableBytes(of: &slots[i].address.text) { raw in
                 slots[i].address.textCount = UInt8(peer.formatHost(into: raw))
             }
-            clients[i].address.hash = peer.withAddressBytes { hashBytes($0) }
+            clients[i].address.hash = peer.withAddressBytes { TetherHash.hash($0) }
         }
         openClients += 1
         receiveFromClient(slot)
@@ -141,7 +144,7 @@ extension EventLoop {
         let service = services[Int(clients[c].service)]
         let pool = pools[Int(service.pool)]
         let bytes = buffers.bytes(clients[c].input)
-        let wanted = WantedHeaders(persistenceName: pool.persistenceName, hashName: pool.hashName)
+        let wanted = WantedHeaders(persistence: pool.persistenceName, hashKey: pool.hashName)
         switch clients[c].scanner.scan(bytes, wanted: wanted) {
         case .incomplete:
             if clients[c].phase == .idle {
@@ -159,18 +162,18 @@ extension EventLoop {
         case .complete(let head):
             var key = clients[c].address.hash
             if pool.hashName != nil, let v = head.hashKeyValue {
-                key = hashBytes(UnsafeRawBufferPointer(rebasing: bytes[v.start..<(v.start + v.count)]))
+                key = TetherHash.hash(UnsafeRawBufferPointer(rebasing: bytes[v.start..<(v.start + v.count)]))
             }
             clients[c].exchange = Exchange(head: head, hashKey: key)
-            clients[c].scanner = RequestHeadScanner(maxHeadBytes: service.maxHeaderBytes)
+            clients[c].scanner.reset()
             clients[c].phase = .exchanging
-            route(i, excluding: nil)
+            route(i, excluding: noServer)
         }
     }
 
     /// Decides the server for the current request and starts it there, or
     /// answers locally.
-    mutating func route(_ i: UInt32, excluding: UInt32?) {
+    mutating func route(_ i: UInt32, excluding: UInt32) {
         let c = Int(i)
         let service = services[Int(clients[c].service)]
         let exchange = clients[c].exchange
@@ -180,13 +183,13 @@ extension EventLoop {
                                            count: v.count)
         }
         let decision = selector.route(pool: service.pool, persistenceValue: value, hashKey: exchange.hashKey,
-                                      excluding: excluding, state: counters)
+                                      excluding: excluding, load: counters)
         switch decision {
         case .forward(let server, let reason):
             clients[c].exchange.server = server
             clients[c].exchange.countedInFlight = true
-            clients[c].exchange.retryAllowed = reason == .balanced || pools[Int(service.pool)].serverDown == .immediate
-            counters.increment(server)
+            clients[c].exchange.retryAllowed = reason != .pinned || pools[Int(service.pool)].serverDown == .immediate
+            counters.increment(serverStateSlots[Int(server)])
             if let s = takePooled(server) {
                 attach(s, to: i)
                 sendRequestHead(i)
@@ -195,8 +198,8 @@ extension EventLoop {
             }
         case .respond(let status, let retryAfter):
             respondLocally(i, responses.status(status, retryAfter: retryAfter))
-        case .redirect(let status, let location):
-            respondLocally(i, responses.redirect(status, location: location))
+        case .redirect(let status, let pool):
+            respondLocally(i, responses.redirect(status, location: table.pool(pool).redirectLocation))
         case .close:
             closeClient(i)
         }
@@ -350,18 +353,6 @@ extension EventLoop {
             break
         }
     }
-}
-
-/// FNV-1a over the bytes: the hash key for consistent hashing by client
-/// address or header value.
-@inline(__always)
-func hashBytes(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    for b in bytes {
-        h ^= UInt64(b)
-        h &*= 0x0000_0100_0000_01b3
-    }
-    return h
 }
 
 /// Log lines go to stderr; the worker logs only rare events.

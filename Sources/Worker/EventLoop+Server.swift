@@ -42,7 +42,6 @@ extension EventLoop {
         servers[t].server = server
         servers[t].client = i
         servers[t].input = InputBuffer()
-        servers[t].scanner = ResponseHeadScanner()
         servers[t].connecting = true
         clients[c].server = s
         clients[c].phase = .connecting
@@ -366,7 +365,7 @@ extension EventLoop {
                 relayResponseBody(i, s, after: 0)
                 return
             }
-            switch servers[t].scanner.scan(bytes, requestMethod: clients[c].exchange.method) {
+            switch clients[c].responseScanner.scan(bytes, requestMethod: clients[c].exchange.method) {
             case .incomplete:
                 guard buffers.makeRoom(&servers[t].input, limit: services[Int(clients[c].service)].maxHeaderBytes) else {
                     serverFailed(i)
@@ -378,7 +377,7 @@ extension EventLoop {
                 serverFailed(i)
                 return
             case .complete(let head):
-                servers[t].scanner = ResponseHeadScanner()
+                clients[c].responseScanner.reset()
                 switch clients[c].exchange.responseHead(head) {
                 case .invalid:
                     serverFailed(i)
@@ -530,7 +529,7 @@ extension EventLoop {
     mutating func detachServer(_ i: UInt32, reusable: Bool) {
         let c = Int(i)
         if clients[c].exchange.countedInFlight {
-            counters.decrement(clients[c].exchange.server)
+            counters.decrement(serverStateSlots[Int(clients[c].exchange.server)])
             clients[c].exchange.countedInFlight = false
         }
         let s = clients[c].server

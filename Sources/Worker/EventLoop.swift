@@ -2,6 +2,7 @@ import CLinux
 import Posix
 import Ring
 import RoutingTable
+import Selection
 
 /// What an io_uring operation was, carried in its user data.
 enum Operation: UInt8 {
@@ -56,6 +57,8 @@ struct EventLoop: ~Copyable {
     let pools: UnsafeMutablePointer<PoolSettings>
     let serverCount: Int
     let serverAddresses: UnsafeMutablePointer<SocketAddress>
+    /// Each table server's slot in the shared server state (`counters`).
+    let serverStateSlots: UnsafeMutablePointer<UInt32>
 
     let clients: UnsafeMutablePointer<ClientConnection>
     let clientCapacity: Int
@@ -103,11 +106,16 @@ struct EventLoop: ~Copyable {
             image.deallocate()
             throw error
         }
-        let configuredCounters = configuration.counters ?? ServerCounters.allocatePrivate(servers: table.serverCount)
-        precondition(configuredCounters.count >= table.serverCount, "server counters cover fewer servers than the table has")
+        var slotsNeeded = 0
+        for s in 0..<table.serverCount { slotsNeeded = max(slotsNeeded, Int(table.server(UInt32(s)).stateSlot) + 1) }
+        let configuredCounters = configuration.counters ?? ServerCounters.allocatePrivate(servers: slotsNeeded)
+        guard configuredCounters.count >= slotsNeeded else {
+            image.deallocate()
+            throw WorkerError.badConfiguration("server counters cover \(configuredCounters.count) state slots; the table uses \(slotsNeeded)")
+        }
         var maxHead = 0
         for v in 0..<table.virtualServiceCount {
-            maxHead = max(maxHead, Int(table.virtualService(UInt32(v)).maxHeaderBytes))
+            maxHead = max(maxHead, Int(table.virtualService(v).maxHeaderBytes))
         }
 
         var bound: [ListenerSlot] = []
@@ -153,14 +161,14 @@ struct EventLoop: ~Copyable {
         }
         tableImage = image
         self.table = table
-        selector = Selector(table: table)
+        selector = Selector(table: table, seed: configuration.selectorSeed)
         serverCount = table.serverCount
         counters = configuredCounters
         services = .allocate(capacity: max(1, table.virtualServiceCount))
         for v in 0..<table.virtualServiceCount {
-            let spec = table.virtualService(UInt32(v))
+            let spec = table.virtualService(v)
             services[v] = ServiceSettings(
-                pool: UInt32(spec.pool), xForwardedFor: spec.xForwardedFor,
+                pool: spec.pool, xForwardedFor: spec.xForwardedFor,
                 clientHeaderMilliseconds: UInt64(spec.timeouts.clientHeaderMs),
                 clientIdleMilliseconds: UInt64(spec.timeouts.clientIdleMs),
                 connectMilliseconds: UInt64(spec.timeouts.connectMs),
@@ -170,14 +178,17 @@ struct EventLoop: ~Copyable {
         let poolCount = table.poolCount
         pools = .allocate(capacity: max(1, poolCount))
         for p in 0..<poolCount {
-            pools[p] = PoolSettings(persistenceName: table.persistenceName(pool: UInt32(p)),
-                                    hashName: table.hashName(pool: UInt32(p)),
-                                    serverDown: table.serverDown(pool: UInt32(p)))
+            let pool = table.pool(UInt32(p))
+            pools[p] = PoolSettings(persistenceName: pool.hasPersistence ? pool.persistenceHeader : nil,
+                                    hashName: pool.hashHeader,
+                                    serverDown: pool.serverDown)
         }
         serverAddresses = .allocate(capacity: max(1, serverCount))
+        serverStateSlots = .allocate(capacity: max(1, serverCount))
         for s in 0..<serverCount {
-            let (address, port) = table.server(UInt32(s))
-            serverAddresses.advanced(by: s).initialize(to: SocketAddress(address, port: port))
+            let server = table.server(UInt32(s))
+            serverAddresses.advanced(by: s).initialize(to: SocketAddress(server.address, port: server.port))
+            serverStateSlots[s] = server.stateSlot
         }
         clientCapacity = configuration.maxClientConnections
         serverCapacity = configuration.maxClientConnections + configuration.maxIdleServerConnections
@@ -216,6 +227,7 @@ struct EventLoop: ~Copyable {
         services.deallocate()
         pools.deallocate()
         serverAddresses.deallocate()
+        serverStateSlots.deallocate()
         clients.deallocate()
         servers.deallocate()
         vectoredSends.deallocate()
@@ -232,7 +244,7 @@ struct EventLoop: ~Copyable {
     static func tableListeners(_ table: RoutingTableView) throws -> [WorkerConfiguration.Listener] {
         var out: [WorkerConfiguration.Listener] = []
         for v in 0..<table.virtualServiceCount {
-            for text in table.virtualService(UInt32(v)).listen {
+            for text in table.virtualService(v).listen {
                 guard let colon = text.lastIndex(of: ":"),
                       let address = IPAddress(String(text[..<colon])),
                       let port = UInt16(text[text.index(after: colon)...]) else {

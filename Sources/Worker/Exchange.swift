@@ -29,20 +29,13 @@ struct BodyFramer {
         if case .length(0) = mode { self.mode = .none }
     }
 
-    init(request: RequestBody) {
-        switch request {
-        case .none: self.init(.none)
-        case .contentLength(let n): self.init(.length(remaining: n))
-        case .chunked: self.init(.chunked)
-        }
-    }
-
-    init(response: ResponseBody) {
-        switch response {
-        case .none: self.init(.none)
-        case .contentLength(let n): self.init(.length(remaining: n))
-        case .chunked: self.init(.chunked)
-        case .untilClose: self.init(.untilClose)
+    init(_ framing: BodyFraming) {
+        switch framing {
+        case .none: self.init(Mode.none)
+        case .contentLength(let n): self.init(Mode.length(remaining: n))
+        case .chunked: self.init(Mode.chunked)
+        case .untilClose: self.init(Mode.untilClose)
+        case .tunnel: self.init(Mode.tunnel)
         }
     }
 
@@ -87,10 +80,10 @@ struct BodyFramer {
 struct Exchange {
     /// The request head's length in the client's input.
     var headLength: Int = 0
-    var method: MethodKind = .get
+    var method: HTTPMethod = .get
     var clientVersionMinor: UInt8 = 1
-    var request = BodyFramer(.none)
-    var response = BodyFramer(.none)
+    var request = BodyFramer(BodyFramer.Mode.none)
+    var response = BodyFramer(BodyFramer.Mode.none)
     var requestKeepAlive = true
     var responseKeepAlive = true
     var upgradeRequested = false
@@ -107,6 +100,8 @@ struct Exchange {
 
     /// Where X-Forwarded-For's ", ADDR" goes in the head; nil: a new line.
     var xForwardedForInsertion: Int? = nil
+    /// The last X-Forwarded-For value is empty: insert " ADDR", no comma.
+    var xForwardedForIsEmpty = false
     /// The request's last byte has been received (it may still be in flight
     /// to the server).
     var requestReceived = false
@@ -133,11 +128,12 @@ struct Exchange {
         headLength = head.headLength
         method = head.methodKind
         clientVersionMinor = head.versionMinor
-        request = BodyFramer(request: head.body)
+        request = BodyFramer(head.body)
         requestKeepAlive = head.keepAlive
         upgradeRequested = head.upgrade
         persistenceValue = head.persistenceValue
         xForwardedForInsertion = head.xForwardedForInsertion
+        xForwardedForIsEmpty = head.xForwardedForIsEmpty
         self.hashKey = hashKey
     }
 
@@ -155,11 +151,12 @@ struct Exchange {
     }
 
     mutating func responseHead(_ head: ResponseHead) -> ResponseHeadAction {
-        if head.switchingProtocols {
-            guard upgradeRequested else { return .invalid }
+        if head.body == .tunnel {
+            // 101 to an upgrade request, or 2xx to CONNECT.
+            guard head.switchingProtocols ? upgradeRequested : method == .connect else { return .invalid }
             switchingToTunnel = true
             responseHeadComplete = true
-            response = BodyFramer(.tunnel)
+            response = BodyFramer(BodyFramer.Mode.tunnel)
             return .relaySwitch(count: head.headLength)
         }
         if head.isInformational {
@@ -167,9 +164,8 @@ struct Exchange {
                                            : .relayInformational(count: head.headLength)
         }
         responseHeadComplete = true
-        response = BodyFramer(response: head.body)
-        responseKeepAlive = head.keepAlive
-        if response.mode == .untilClose { responseKeepAlive = false }
+        response = BodyFramer(head.body)
+        responseKeepAlive = head.keepAlive && response.mode != BodyFramer.Mode.untilClose
         return .relayHead(count: head.headLength)
     }
 

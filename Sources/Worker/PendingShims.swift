@@ -1,39 +1,40 @@
-// THROWAWAY: stand-ins for HTTPWire, RoutingTable's view and Selection with the
-// shapes those modules will have. Deleted when they land on main.
-import RoutingTable
+// THROWAWAY: a stand-in for HTTPWire with the shapes of the `wire` branch.
+// Deleted when HTTPWire lands on main.
 
 public struct ByteRange: Sendable, Equatable { public var start: Int; public var count: Int }
 public struct WireError: Error, Equatable { public var status: UInt16 }
 public enum ScanResult<Head> { case complete(Head), incomplete, invalid(WireError) }
-public enum MethodKind: Sendable { case get, head, post, put, delete, connect, options, trace, patch, other }
-public enum RequestBody: Sendable, Equatable { case none, contentLength(UInt64), chunked }
-public enum ResponseBody: Sendable, Equatable { case none, contentLength(UInt64), chunked, untilClose }
+public enum HTTPMethod: UInt8, Sendable { case get, head, post, put, delete, options, patch, connect, trace, other }
+public enum BodyFraming: Sendable, Equatable { case none, contentLength(UInt64), chunked, untilClose, tunnel }
+public enum ChunkProgress: Equatable, Sendable { case needMore, done(consumed: Int), invalid }
 
 public struct WantedHeaders {
-    public var persistenceName: UnsafeRawBufferPointer?
-    public var hashName: UnsafeRawBufferPointer?
-    public init(persistenceName: UnsafeRawBufferPointer?, hashName: UnsafeRawBufferPointer?) {
-        self.persistenceName = persistenceName; self.hashName = hashName
+    var persistenceName: UnsafeRawBufferPointer?
+    var hashName: UnsafeRawBufferPointer?
+    public init(persistence: UnsafeRawBufferPointer?, hashKey: UnsafeRawBufferPointer?) {
+        persistenceName = (persistence?.count ?? 0) > 0 ? persistence : nil
+        hashName = (hashKey?.count ?? 0) > 0 ? hashKey : nil
     }
 }
 
 public struct RequestHead {
     public var headLength: Int
-    public var methodKind: MethodKind
+    public var methodKind: HTTPMethod
     public var versionMinor: UInt8
-    public var body: RequestBody
+    public var body: BodyFraming
     public var keepAlive: Bool
     public var upgrade: Bool
     public var expectContinue: Bool
     public var persistenceValue: ByteRange?
     public var hashKeyValue: ByteRange?
     public var xForwardedForInsertion: Int?
+    public var xForwardedForIsEmpty: Bool = false
 }
 
 public struct ResponseHead {
     public var headLength: Int
     public var status: UInt16
-    public var body: ResponseBody
+    public var body: BodyFraming
     public var keepAlive: Bool
     public var isInformational: Bool
     public var switchingProtocols: Bool
@@ -105,6 +106,7 @@ func shimNumber(_ buf: UnsafeRawBufferPointer, _ s: Int, _ e: Int) -> UInt64? {
 public struct RequestHeadScanner {
     let maxHeadBytes: Int
     public init(maxHeadBytes: Int) { self.maxHeadBytes = maxHeadBytes }
+    public mutating func reset() {}
     public mutating func scan(_ buf: UnsafeRawBufferPointer, wanted: WantedHeaders) -> ScanResult<RequestHead> {
         guard let end = shimFindHeadEnd(buf) else {
             return buf.count >= maxHeadBytes ? .invalid(WireError(status: 431)) : .incomplete
@@ -149,9 +151,11 @@ public struct RequestHeadScanner {
 }
 
 public struct ResponseHeadScanner {
-    public init() {}
-    public mutating func scan(_ buf: UnsafeRawBufferPointer, requestMethod: MethodKind) -> ScanResult<ResponseHead> {
-        guard let end = shimFindHeadEnd(buf) else { return buf.count > 65536 ? .invalid(WireError(status: 502)) : .incomplete }
+    let maxHeadBytes: Int
+    public init(maxHeadBytes: Int) { self.maxHeadBytes = maxHeadBytes }
+    public mutating func reset() {}
+    public mutating func scan(_ buf: UnsafeRawBufferPointer, requestMethod: HTTPMethod) -> ScanResult<ResponseHead> {
+        guard let end = shimFindHeadEnd(buf) else { return buf.count >= maxHeadBytes ? .invalid(WireError(status: 502)) : .incomplete }
         guard end > 12, buf[0] == 72, let status = shimNumber(buf, 9, 12) else { return .invalid(WireError(status: 502)) }
         let minor = buf[7] - 48
         var head = ResponseHead(headLength: end, status: UInt16(status), body: .untilClose, keepAlive: minor == 1,
@@ -165,7 +169,8 @@ public struct ResponseHeadScanner {
                 if shimValueHas(buf, vs, ve, "keep-alive") { head.keepAlive = true }
             }
         }
-        if status < 200 || status == 204 || status == 304 || requestMethod == .head { head.body = .none }
+        if status == 101 { head.body = .tunnel; head.keepAlive = false }
+        else if status < 200 || status == 204 || status == 304 || requestMethod == .head { head.body = .none }
         else if chunked { head.body = .chunked }
         else if let n = cl { head.body = n == 0 ? .none : .contentLength(n) }
         else { head.keepAlive = false }
@@ -174,13 +179,14 @@ public struct ResponseHeadScanner {
 }
 
 public struct ChunkedBodyTracker {
-    public enum Progress: Equatable { case needMore, done(consumed: Int), invalid }
+    public typealias Progress = ChunkProgress
     enum State { case size, sizeExt, sizeLF, data, dataCR, dataLF, trailerStart, trailerLine, trailerLF, finalLF }
     var state = State.size
     var remaining: UInt64 = 0
     var sawDigit = false
     var lastChunk = false
     public init() {}
+    public mutating func reset() { self = ChunkedBodyTracker() }
     public mutating func advance(_ bytes: UnsafeRawBufferPointer) -> Progress {
         var i = 0
         while i < bytes.count {
@@ -217,80 +223,3 @@ public struct ChunkedBodyTracker {
     }
 }
 
-// MARK: RoutingTable view
-
-nonisolated(unsafe) var shimTables: [TableSpec] = []
-
-public enum TableBuilder {
-    public static func build(_ spec: TableSpec) -> [UInt8] {
-        shimTables.append(spec)
-        return [UInt8(shimTables.count - 1)]
-    }
-}
-
-public struct RoutingTableView {
-    let spec: TableSpec
-    let names: [[UInt8]]
-    let hashNames: [[UInt8]?]
-    let servers: [(pool: Int, spec: ServerSpec)]
-    let serverValues: [[UInt8]?]
-    public init(validating image: UnsafeRawBufferPointer) throws {
-        spec = shimTables[Int(image[0])]
-        names = spec.pools.map { Array(($0.persistence?.headerName ?? "").lowercased().utf8) }
-        hashNames = spec.pools.map { if case .header(let n) = $0.hashKey { return Array(n.lowercased().utf8) } else { return nil } }
-        var s: [(Int, ServerSpec)] = []
-        for (i, p) in spec.pools.enumerated() { for v in p.servers { s.append((i, v)) } }
-        servers = s
-        serverValues = s.map { $0.1.headerValue.map { Array($0.utf8) } }
-    }
-    public var serverCount: Int { servers.count }
-    public func server(_ i: UInt32) -> (address: IPAddress, port: UInt16) { (servers[Int(i)].spec.address, servers[Int(i)].spec.port) }
-    public func virtualService(_ i: UInt32) -> VirtualServiceSpec { spec.virtualServices[Int(i)] }
-    public var virtualServiceCount: Int { spec.virtualServices.count }
-    public var poolCount: Int { spec.pools.count }
-    public func persistenceName(pool: UInt32) -> UnsafeRawBufferPointer? {
-        let n = names[Int(pool)]
-        return n.isEmpty ? nil : n.withUnsafeBytes { UnsafeRawBufferPointer(start: $0.baseAddress, count: n.count) }
-    }
-    public func hashName(pool: UInt32) -> UnsafeRawBufferPointer? {
-        guard let n = hashNames[Int(pool)] else { return nil }
-        return n.withUnsafeBytes { UnsafeRawBufferPointer(start: $0.baseAddress, count: n.count) }
-    }
-    public func serverDown(pool: UInt32) -> ServerDownPolicy { spec.pools[Int(pool)].persistence?.serverDown ?? .immediate }
-}
-
-// MARK: Selection
-
-public protocol ServerLoad {
-    func isDown(_ server: UInt32) -> Bool
-    func inFlight(_ server: UInt32) -> UInt32
-}
-
-public enum RouteReason: Sendable { case balanced, persistent, replacement }
-public enum Route { case forward(server: UInt32, reason: RouteReason), respond(status: UInt16, retryAfter: UInt32), redirect(status: UInt16, location: UnsafeRawBufferPointer), close }
-
-public struct Selector {
-    let table: RoutingTableView
-    var rr: UInt32 = 0
-    public init(table: RoutingTableView) { self.table = table }
-    public mutating func route(pool: UInt32, persistenceValue: UnsafeRawBufferPointer?, hashKey: UInt64,
-                               excluding: UInt32?, state: some ServerLoad) -> Route {
-        if let v = persistenceValue {
-            for i in 0..<table.servers.count where table.servers[i].pool == Int(pool) {
-                if let hv = table.serverValues[i], hv.count == v.count, hv.elementsEqual(v) {
-                    if !state.isDown(UInt32(i)) && table.servers[i].spec.enabled && UInt32(i) != excluding { return .forward(server: UInt32(i), reason: .persistent) }
-                }
-            }
-        }
-        var n = 0
-        for i in 0..<table.servers.count where table.servers[i].pool == Int(pool) && !state.isDown(UInt32(i)) && table.servers[i].spec.enabled && UInt32(i) != excluding { n += 1 }
-        if n == 0 { return .respond(status: 503, retryAfter: 5) }
-        rr &+= 1
-        var k = Int(rr) % n
-        for i in 0..<table.servers.count where table.servers[i].pool == Int(pool) && !state.isDown(UInt32(i)) && table.servers[i].spec.enabled && UInt32(i) != excluding {
-            if k == 0 { return .forward(server: UInt32(i), reason: .balanced) }
-            k -= 1
-        }
-        return .close
-    }
-}

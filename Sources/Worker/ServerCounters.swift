@@ -1,7 +1,9 @@
+import Selection
 import Synchronization
 
 /// Per-server state shared by every worker: requests in flight and the
-/// health monitor's down bit, one `Atomic<UInt32>` each, indexed by server.
+/// health monitor's down bit, one `Atomic<UInt32>` each, indexed by the
+/// server's state slot (`ServerView.stateSlot`), which outlives tables.
 ///
 /// The memory is the caller's (a shared mapping in the process model, plain
 /// memory in tests); this type only binds and reads it. In-flight counts are

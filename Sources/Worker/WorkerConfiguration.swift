@@ -20,6 +20,9 @@ public struct WorkerConfiguration {
     /// private ones.
     public var counters: ServerCounters? = nil
 
+    /// Spreads round-robin starting points across workers (the worker index).
+    public var selectorSeed: UInt32 = 0
+
     /// Submission-queue entries (the completion queue is four times deeper).
     public var ringEntries: UInt32 = 4096
     /// Provided receive buffers: a power of two up to 32768.
