@@ -9,32 +9,72 @@ import Selection
 extension EventLoop {
     // MARK: Accept
 
+    @inline(__always)
+    func acceptTag(_ listener: Int) -> UserData {
+        UserData(kind: Operation.accept.rawValue, slot: UInt32(listener), generation: 0)
+    }
+
     mutating func armAccept(_ listener: Int) {
-        ring.queueMultishotAccept(listener: listeners[listener].fd,
-                                  userData: UserData(kind: Operation.accept.rawValue, slot: UInt32(listener), generation: 0))
+        ring.queueMultishotAccept(listener: listeners[listener].fd, userData: acceptTag(listener))
+        listeners[listener].accepting = true
+        listeners[listener].retryAt = 0
     }
 
     mutating func accepted(_ c: Completion) {
         let l = Int(c.userData.slot)
-        if !c.hasMore && listeners[l].open { armAccept(l) }
+        if !c.hasMore {
+            listeners[l].accepting = false
+            if listeners[l].open && !acceptPaused {
+                switch -c.result {
+                case EMFILE, ENFILE, ENOBUFS, ENOMEM:
+                    // Out of descriptors or memory: try again shortly rather
+                    // than spin on the same error.
+                    listeners[l].retryAt = now + 100
+                default:
+                    armAccept(l)
+                }
+            }
+        }
         guard c.result >= 0 else {
-            if c.result != -ECANCELED { log("accept failed: errno \(-c.result)") }
+            if c.result != -ECANCELED && now >= lastAcceptErrorLog + 1000 {
+                lastAcceptErrorLog = now
+                log("accept failed: \(PosixError("accept", errno: -c.result))")
+            }
             return
         }
         let fd = c.result
-        guard !draining, let slot = freeClients.pop() else {
+        if draining {
             Posix.close(fd)
             return
         }
+        guard let slot = freeClients.pop() else {
+            // Accepted in the same batch as the connection that took the last
+            // slot: hold it until a slot frees.
+            if heldAcceptCount < heldAcceptCapacity {
+                heldAccepts[(heldAcceptHead + heldAcceptCount) % heldAcceptCapacity] = HeldAccept(fd: fd, listener: UInt32(l))
+                heldAcceptCount += 1
+            } else {
+                Posix.close(fd)
+            }
+            pauseAccepting()
+            return
+        }
+        if freeClients.count == 0 { pauseAccepting() }
+        openClient(slot, fd: fd, listener: l)
+    }
+
+    /// Starts serving an accepted connection in slot `slot`.
+    mutating func openClient(_ slot: UInt32, fd: CInt, listener l: Int) {
         let i = Int(slot)
+        let service = Int(listeners[l].service)
         clients[i].fd = fd
         clients[i].generation &+= 1
         clients[i].phase = .idle
         clients[i].service = listeners[l].service
         clients[i].server = .max
         clients[i].input = InputBuffer()
-        clients[i].scanner = RequestHeadScanner(maxHeadBytes: services[Int(listeners[l].service)].maxHeaderBytes)
-        clients[i].responseScanner = ResponseHeadScanner(maxHeadBytes: services[Int(listeners[l].service)].maxHeaderBytes)
+        clients[i].scanner = RequestHeadScanner(maxHeadBytes: services[service].maxHeaderBytes)
+        clients[i].responseScanner = ResponseHeadScanner(maxHeadBytes: services[service].maxHeaderBytes)
         clients[i].exchange = Exchange()
         clients[i].address = ClientAddress()
         if let peer = try? Posix.peerAddress(fd) {
@@ -46,7 +86,7 @@ extension EventLoop {
         }
         openClients += 1
         receiveFromClient(slot)
-        timers.schedule(slot, at: now + services[Int(listeners[l].service)].clientIdleMilliseconds)
+        timers.schedule(slot, at: now + services[service].clientIdleMilliseconds)
     }
 
     // MARK: Receive
@@ -60,6 +100,7 @@ extension EventLoop {
     /// room (a head arriving in pieces), else into a provided buffer.
     mutating func receiveFromClient(_ i: UInt32) {
         let c = Int(i)
+        precondition(!clients[c].receiving, "second receive on a client connection")
         if clients[c].input.holdsBuffer && clients[c].input.isEmpty { buffers.releaseInput(&clients[c].input) }
         let input = clients[c].input
         if input.holdsBuffer {
@@ -292,7 +333,7 @@ extension EventLoop {
     /// the response) when we close.
     mutating func lingerClose(_ i: UInt32) {
         let c = Int(i)
-        try? Posix.shutdown(clients[c].fd, how: CInt(SHUT_WR))
+        ring.queueShutdown(fd: clients[c].fd, how: CInt(SHUT_WR), userData: teardownTag)
         clients[c].phase = .lingering
         // A receive still in flight into the held buffer releases it when it completes.
         if !clients[c].receiving {
@@ -327,7 +368,44 @@ extension EventLoop {
         guard clients[c].phase == .closed, !clients[c].hasOperationsInFlight else { return }
         clients[c].phase = .free
         clients[c].generation &+= 1
+        if heldAcceptCount > 0 && !draining {
+            let held = heldAccepts[heldAcceptHead]
+            heldAcceptHead = (heldAcceptHead + 1) % heldAcceptCapacity
+            heldAcceptCount -= 1
+            openClient(i, fd: held.fd, listener: Int(held.listener))
+            return
+        }
         freeClients.push(i)
+        if acceptPaused { resumeAccepting() }
+    }
+
+    /// Every slot is taken: stop accepting so that new connections wait in
+    /// the listen backlog instead of being accepted and dropped.
+    mutating func pauseAccepting() {
+        if acceptPaused { return }
+        acceptPaused = true
+        log("all \(clientCapacity) client connection slots in use; accepting paused")
+        for l in 0..<listenerCount where listeners[l].accepting {
+            ring.queueCancel(target: acceptTag(l), userData: teardownTag)
+        }
+    }
+
+    mutating func resumeAccepting() {
+        acceptPaused = false
+        if draining { return }
+        // A listener whose cancelled accept has not completed yet re-arms
+        // when that completion arrives.
+        for l in 0..<listenerCount where listeners[l].open && !listeners[l].accepting && listeners[l].retryAt == 0 {
+            armAccept(l)
+        }
+    }
+
+    /// Re-arms accepts that a resource error paused.
+    mutating func retryAccepts() {
+        for l in 0..<listenerCount where listeners[l].retryAt > 0 && listeners[l].retryAt <= now {
+            listeners[l].retryAt = 0
+            if listeners[l].open && !listeners[l].accepting && !acceptPaused { armAccept(l) }
+        }
     }
 
     // MARK: Timeouts

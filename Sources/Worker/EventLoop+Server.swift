@@ -175,12 +175,13 @@ extension EventLoop {
             withUnsafeMutablePointer(to: &message.pointee.parts) { tuple in
                 tuple.withMemoryRebound(to: iovec.self, capacity: 5) { iov in
                     if let at = clients[c].exchange.xForwardedForInsertion {
+                        let separator = clients[c].exchange.xForwardedForIsEmpty ? XForwardedFor.space : XForwardedFor.separator
                         iov[0] = iovec(iov_base: base, iov_len: at)
-                        iov[1] = iovec(iov_base: UnsafeMutableRawPointer(mutating: XForwardedFor.separator.bytes), iov_len: XForwardedFor.separator.count)
+                        iov[1] = iovec(iov_base: UnsafeMutableRawPointer(mutating: separator.bytes), iov_len: separator.count)
                         iov[2] = iovec(iov_base: addressText, iov_len: addressCount)
                         iov[3] = iovec(iov_base: base + at, iov_len: total - at)
                         message.pointee.header.msg_iovlen = 4
-                        extra = XForwardedFor.separator.count + addressCount
+                        extra = separator.count + addressCount
                     } else {
                         let at = headLength - 2
                         iov[0] = iovec(iov_base: base, iov_len: at)
@@ -243,7 +244,7 @@ extension EventLoop {
         if clients[c].input.isEmpty { buffers.releaseInput(&clients[c].input) }
         let service = services[Int(clients[c].service)]
         if clients[c].phase == .tunnel {
-            receiveFromClient(i)
+            if clients[c].input.isEmpty { receiveFromClient(i) } else { forwardTunnelFromClient(i) }
             timers.schedule(i, at: now + service.clientIdleMilliseconds)
             return
         }
@@ -266,6 +267,7 @@ extension EventLoop {
 
     mutating func receiveFromServer(_ s: UInt32) {
         let t = Int(s)
+        precondition(!servers[t].receiving, "second receive on a server connection")
         if servers[t].input.holdsBuffer && servers[t].input.isEmpty { buffers.releaseInput(&servers[t].input) }
         let input = servers[t].input
         if input.holdsBuffer {
@@ -582,6 +584,8 @@ extension EventLoop {
 /// The fixed pieces of an inserted X-Forwarded-For.
 enum XForwardedFor {
     static let separator = LocalResponse(", ")
+    /// After an empty X-Forwarded-For value.
+    static let space = LocalResponse(" ")
     static let name = LocalResponse("X-Forwarded-For: ")
     static let lineEnd = LocalResponse("\r\n")
 }

@@ -35,10 +35,26 @@ struct PoolSettings {
     var serverDown: ServerDownPolicy
 }
 
+struct HeldAccept {
+    var fd: CInt
+    var listener: UInt32
+}
+
 struct ListenerSlot {
     var fd: CInt
     var service: UInt32
+    /// Not yet closed by a drain.
     var open: Bool
+    /// A multishot accept is armed (until a completion without `hasMore`).
+    var accepting = false
+    /// Re-arm no earlier than this (after a resource error); 0: no wait.
+    var retryAt: UInt64 = 0
+
+    init(fd: CInt, service: UInt32, open: Bool) {
+        self.fd = fd
+        self.service = service
+        self.open = open
+    }
 }
 
 /// One worker's event loop: one ring, fixed slabs of client and server
@@ -93,6 +109,16 @@ struct EventLoop: ~Copyable {
     var drainDeadline: UInt64 = 0
     let drainMilliseconds: UInt64
     var openClients = 0
+    /// Every client slot is in use: accepts are cancelled, and connections
+    /// wait in the kernel's backlog until a slot frees.
+    var acceptPaused = false
+    var lastAcceptErrorLog: UInt64 = 0
+    /// Connections accepted while no slot was free (one accept batch can
+    /// overshoot the last slot), served as slots free.
+    let heldAccepts: UnsafeMutablePointer<HeldAccept>
+    let heldAcceptCapacity = 256
+    var heldAcceptHead = 0
+    var heldAcceptCount = 0
 
     init(_ configuration: WorkerConfiguration) throws {
         _ = try Posix.raiseOpenFileLimit()
@@ -214,6 +240,7 @@ struct EventLoop: ~Copyable {
         completions = .allocate(capacity: 256)
         expired = .allocate(capacity: 256)
         starved = .allocate(capacity: clientCapacity + serverCapacity)
+        heldAccepts = .allocate(capacity: heldAcceptCapacity)
 
         self.signalFD = signalFD
         listenerCount = bound.count
@@ -235,6 +262,7 @@ struct EventLoop: ~Copyable {
         completions.deallocate()
         expired.deallocate()
         starved.deallocate()
+        heldAccepts.deallocate()
         listeners.deallocate()
         signalBuffer.deallocate()
     }
@@ -288,6 +316,7 @@ struct EventLoop: ~Copyable {
                 if n < completions.count { break }
             }
             expireTimers()
+            retryAccepts()
             if buffers.publish() > 0 { rearmStarved() }
             if draining && (openClients == 0 || now >= drainDeadline) { break }
         }
@@ -302,6 +331,10 @@ struct EventLoop: ~Copyable {
             limit = min(limit ?? left, left)
         }
         if starvedCount > 0 { limit = min(limit ?? 10, 10) }
+        for l in 0..<listenerCount where listeners[l].retryAt > 0 {
+            let left = listeners[l].retryAt > now ? listeners[l].retryAt - now : 0
+            limit = min(limit ?? left, left)
+        }
         return limit
     }
 
@@ -384,7 +417,13 @@ struct EventLoop: ~Copyable {
         drainDeadline = now + drainMilliseconds
         for l in 0..<listenerCount where listeners[l].open {
             listeners[l].open = false
+            listeners[l].retryAt = 0
             ring.queueCancelAndClose(fd: listeners[l].fd, userData: teardownTag)
+        }
+        while heldAcceptCount > 0 {
+            Posix.close(heldAccepts[heldAcceptHead].fd)
+            heldAcceptHead = (heldAcceptHead + 1) % heldAcceptCapacity
+            heldAcceptCount -= 1
         }
         for i in 0..<clientCapacity {
             switch clients[i].phase {
