@@ -52,6 +52,7 @@ let package = Package(
         .testTarget(name: "RoutingTableTests", dependencies: ["RoutingTable"]),
         .testTarget(name: "SelectionTests", dependencies: ["Selection", "RoutingTable"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "RoutingTable"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Posix", "Ring"]),
         .testTarget(name: "IntegrationTests", dependencies: ["tether"]),
     ]
 )

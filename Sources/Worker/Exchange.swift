@@ -24,18 +24,18 @@ struct BodyFramer {
     private(set) var mode: Mode
     private var chunks = ChunkedBodyTracker()
 
-    init(_ mode: Mode) {
+    init(mode: Mode) {
         self.mode = mode
         if case .length(0) = mode { self.mode = .none }
     }
 
     init(_ framing: BodyFraming) {
         switch framing {
-        case .none: self.init(Mode.none)
-        case .contentLength(let n): self.init(Mode.length(remaining: n))
-        case .chunked: self.init(Mode.chunked)
-        case .untilClose: self.init(Mode.untilClose)
-        case .tunnel: self.init(Mode.tunnel)
+        case .none: self.init(mode: .none)
+        case .contentLength(let n): self.init(mode: .length(remaining: n))
+        case .chunked: self.init(mode: .chunked)
+        case .untilClose: self.init(mode: .untilClose)
+        case .tunnel: self.init(mode: .tunnel)
         }
     }
 
@@ -82,8 +82,8 @@ struct Exchange {
     var headLength: Int = 0
     var method: HTTPMethod = .get
     var clientVersionMinor: UInt8 = 1
-    var request = BodyFramer(BodyFramer.Mode.none)
-    var response = BodyFramer(BodyFramer.Mode.none)
+    var request = BodyFramer(mode: .none)
+    var response = BodyFramer(mode: .none)
     var requestKeepAlive = true
     var responseKeepAlive = true
     var upgradeRequested = false
@@ -156,7 +156,7 @@ struct Exchange {
             guard head.switchingProtocols ? upgradeRequested : method == .connect else { return .invalid }
             switchingToTunnel = true
             responseHeadComplete = true
-            response = BodyFramer(BodyFramer.Mode.tunnel)
+            response = BodyFramer(mode: .tunnel)
             return .relaySwitch(count: head.headLength)
         }
         if head.isInformational {
@@ -165,7 +165,7 @@ struct Exchange {
         }
         responseHeadComplete = true
         response = BodyFramer(head.body)
-        responseKeepAlive = head.keepAlive && response.mode != BodyFramer.Mode.untilClose
+        responseKeepAlive = head.keepAlive && response.mode != .untilClose
         return .relayHead(count: head.headLength)
     }
 

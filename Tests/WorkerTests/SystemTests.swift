@@ -1,0 +1,53 @@
+import Testing
+import Posix
+import Ring
+@testable import Worker
+import RoutingTable
+
+@Suite struct SystemTests {
+    @Test(arguments: [
+        ("10.1.2.3", "10.1.2.3"),
+        ("::1", "::1"),
+        ("2001:db8::7", "2001:db8::7"),
+        ("::ffff:192.0.2.9", "192.0.2.9"),   // a dual-stack listener's IPv4 client
+    ])
+    func addressTextForXForwardedFor(address: String, expected: String) {
+        let a = SocketAddress(IPAddress(address)!, port: 8080)
+        #expect(a.port == 8080)
+        var out = [UInt8](repeating: 0, count: 64)
+        let n = out.withUnsafeMutableBytes { a.formatHost(into: $0) }
+        #expect(String(decoding: out[0..<n], as: UTF8.self) == expected)
+    }
+
+    @Test(arguments: [(UInt8(1), UInt32(0), UInt32(0)), (200, UserData.maxSlot, .max), (7, 12345, 99)])
+    func userDataRoundTrips(kind: UInt8, slot: UInt32, generation: UInt32) {
+        let u = UserData(kind: kind, slot: slot, generation: generation)
+        #expect(u.kind == kind && u.slot == slot && u.generation == generation)
+    }
+
+    @Test func posixErrorsNameTheCall() {
+        #expect(throws: PosixError.self) {
+            // Binding twice to one port without SO_REUSEPORT on the second socket.
+            let a = try Posix.socket(family: 2, type: 1)
+            defer { Posix.close(a) }
+            try Posix.bind(a, SocketAddress(IPAddress("127.0.0.1")!, port: 0))
+            let bound = try Posix.localAddress(a)
+            let b = try Posix.socket(family: 2, type: 1)
+            defer { Posix.close(b) }
+            try Posix.bind(b, bound)
+        }
+        let e = PosixError("bind", errno: 98)
+        #expect(e.description.hasPrefix("bind: "))
+    }
+
+    @Test func serverCountersCountPerSlot() {
+        let counters = ServerCounters.allocatePrivate(servers: 3)
+        counters.increment(1)
+        counters.increment(1)
+        counters.decrement(1)
+        #expect(counters.inFlight(1) == 1)
+        #expect(counters.inFlight(0) == 0)
+        counters.setDown(2, true)
+        #expect(counters.isDown(2) && !counters.isDown(1))
+    }
+}
