@@ -285,6 +285,8 @@ extension EventLoop {
         clients[c].exchange.sentToClient = true
         ring.queueSend(fd: clients[c].fd, from: buffers.address(input.id) + Int(input.start), count: count,
                        userData: clientTag(.clientSend, i))
+        // A client that stops reading is bounded by its idle timeout.
+        timers.schedule(i, at: now + services[Int(clients[c].service)].clientIdleMilliseconds)
     }
 
     mutating func clientSent(_ completion: Completion) {
