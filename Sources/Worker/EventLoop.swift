@@ -106,6 +106,8 @@ struct EventLoop: ~Copyable {
 
     var now: UInt64
     var draining = false
+    /// The drain began in this batch; idle connections close after it.
+    var drainStarted = false
     var drainDeadline: UInt64 = 0
     let drainMilliseconds: UInt64
     var openClients = 0
@@ -315,6 +317,10 @@ struct EventLoop: ~Copyable {
                 for k in 0..<n { dispatch(completions[k]) }
                 if n < completions.count { break }
             }
+            if drainStarted {
+                drainStarted = false
+                closeIdleClients()
+            }
             expireTimers()
             retryAccepts()
             if buffers.publish() > 0 { rearmStarved() }
@@ -405,7 +411,10 @@ struct EventLoop: ~Copyable {
 
     mutating func signalArrived(_ c: Completion) {
         if c.result == -EAGAIN || c.result == -EINTR { armSignalRead(); return }
-        if c.result > 0 && !draining { beginDrain() }
+        if c.result > 0 && !draining {
+            beginDrain()
+            drainStarted = true
+        }
         if !draining { armSignalRead() }
     }
 
@@ -425,13 +434,16 @@ struct EventLoop: ~Copyable {
             heldAcceptHead = (heldAcceptHead + 1) % heldAcceptCapacity
             heldAcceptCount -= 1
         }
-        for i in 0..<clientCapacity {
-            switch clients[i].phase {
-            case .idle where clients[i].input.isEmpty: closeClient(UInt32(i))
-            default: break
-            }
-        }
         closeAllServerConnections()
+    }
+
+    /// Closes every connection with no request in progress. Runs after the
+    /// batch that saw the signal, so a request that arrived in the same
+    /// batch is served.
+    mutating func closeIdleClients() {
+        for i in 0..<clientCapacity where clients[i].phase == .idle && clients[i].input.isEmpty {
+            closeClient(UInt32(i))
+        }
     }
 
     mutating func closeAllServerConnections() {
