@@ -61,6 +61,7 @@ struct ClientConnection {
     /// buffers come back.
     var waitingForBuffer = false
     var sendSource: ClientSendSource = .response
+    var stream: ClientStream = .plain
     var service: UInt32 = 0
     /// The attached server connection slot, or `.max`.
     var server: UInt32 = .max

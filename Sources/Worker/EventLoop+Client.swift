@@ -76,15 +76,19 @@ extension EventLoop {
         clients[i].scanner = RequestHeadScanner(maxHeadBytes: services[service].maxHeaderBytes)
         clients[i].responseScanner = ResponseHeadScanner(maxHeadBytes: services[service].maxHeaderBytes)
         clients[i].exchange = Exchange()
+        clients[i].stream = .plain
         clients[i].address = ClientAddress()
-        if let peer = try? Posix.peerAddress(fd) {
-            let slots = clients
-            withUnsafeMutableBytes(of: &slots[i].address.text) { raw in
-                slots[i].address.textCount = UInt8(peer.formatHost(into: raw))
-            }
-            clients[i].address.hash = peer.withAddressBytes { TetherHash.hash($0) }
-        }
         openClients += 1
+        guard let peer = try? Posix.peerAddress(fd) else {
+            // Reset before we got to it.
+            closeClient(slot)
+            return
+        }
+        let slots = clients
+        withUnsafeMutableBytes(of: &slots[i].address.text) { raw in
+            slots[i].address.textCount = UInt8(peer.formatHost(into: raw))
+        }
+        clients[i].address.hash = peer.withAddressBytes { TetherHash.hash($0) }
         receiveFromClient(slot)
         timers.schedule(slot, at: now + services[service].clientIdleMilliseconds)
     }
@@ -94,24 +98,6 @@ extension EventLoop {
     @inline(__always)
     func clientTag(_ op: Operation, _ i: UInt32) -> UserData {
         UserData(kind: op.rawValue, slot: i, generation: clients[Int(i)].generation)
-    }
-
-    /// Arms the client's one receive: into the buffer it holds when that has
-    /// room (a head arriving in pieces), else into a provided buffer.
-    mutating func receiveFromClient(_ i: UInt32) {
-        let c = Int(i)
-        precondition(!clients[c].receiving, "second receive on a client connection")
-        if clients[c].input.holdsBuffer && clients[c].input.isEmpty { buffers.releaseInput(&clients[c].input) }
-        let input = clients[c].input
-        if input.holdsBuffer {
-            let room = buffers.capacity(input.id) - Int(input.end)
-            precondition(room > 0, "receive into a full buffer")
-            ring.queueReceive(fd: clients[c].fd, into: buffers.address(input.id) + Int(input.end), count: room,
-                              userData: clientTag(.clientReceive, i))
-        } else {
-            ring.queueReceive(fd: clients[c].fd, group: buffers.provided.group, userData: clientTag(.clientReceive, i))
-        }
-        clients[c].receiving = true
     }
 
     mutating func clientReceived(_ completion: Completion) {
@@ -137,16 +123,11 @@ extension EventLoop {
             }
             return
         }
-        if let b = completion.bufferID {
-            precondition(!clients[c].input.holdsBuffer, "provided buffer delivered to a connection holding one")
-            clients[c].input = InputBuffer(id: BufferID(b), start: 0, end: UInt32(n))
-        } else {
-            clients[c].input.end += UInt32(n)
-        }
         if n == 0 {
             clientClosedInput(i)
             return
         }
+        clientStreamReceived(i, count: n, buffer: completion.bufferID)
         switch clients[c].phase {
         case .idle, .head: readRequestHead(i)
         case .exchanging: forwardRequestBody(i)
@@ -283,8 +264,7 @@ extension EventLoop {
         clients[c].sendConsumed = UInt32(count)
         clients[c].sending = true
         clients[c].exchange.sentToClient = true
-        ring.queueSend(fd: clients[c].fd, from: buffers.address(input.id) + Int(input.start), count: count,
-                       userData: clientTag(.clientSend, i))
+        writeToClient(i, buffers.address(input.id) + Int(input.start), count: count)
         // A client that stops reading is bounded by its idle timeout.
         timers.schedule(i, at: now + services[Int(clients[c].service)].clientIdleMilliseconds)
     }
@@ -326,7 +306,7 @@ extension EventLoop {
         clients[c].phase = .responding
         clients[c].sendSource = .local
         clients[c].sending = true
-        ring.queueSend(fd: clients[c].fd, from: response.bytes, count: response.count, userData: clientTag(.clientSend, i))
+        writeToClient(i, response.bytes, count: response.count)
         timers.schedule(i, at: now + services[Int(clients[c].service)].clientIdleMilliseconds)
     }
 
@@ -335,7 +315,7 @@ extension EventLoop {
     /// the response) when we close.
     mutating func lingerClose(_ i: UInt32) {
         let c = Int(i)
-        ring.queueShutdown(fd: clients[c].fd, how: CInt(SHUT_WR), userData: teardownTag)
+        finishClientWrites(i)
         clients[c].phase = .lingering
         // A receive still in flight into the held buffer releases it when it completes.
         if !clients[c].receiving {
