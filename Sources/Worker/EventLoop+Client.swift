@@ -36,9 +36,8 @@ extension EventLoop {
             }
         }
         guard c.result >= 0 else {
-            if c.result != -ECANCELED && now >= lastAcceptErrorLog + 1000 {
-                lastAcceptErrorLog = now
-                log("accept failed: \(PosixError("accept", errno: -c.result))")
+            if c.result != -ECANCELED {
+                logRarely("accept failed: \(PosixError("accept", errno: -c.result))")
             }
             return
         }
@@ -366,7 +365,7 @@ extension EventLoop {
     mutating func pauseAccepting() {
         if acceptPaused { return }
         acceptPaused = true
-        log("all \(clientCapacity) client connection slots in use; accepting paused")
+        logRarely("all \(clientCapacity) client connection slots in use; accepting paused")
         for l in 0..<listenerCount where listeners[l].accepting {
             ring.queueCancel(target: acceptTag(l), userData: teardownTag)
         }
@@ -412,6 +411,16 @@ extension EventLoop {
         case .free, .closed:
             break
         }
+    }
+}
+
+extension EventLoop {
+    /// Logs at most one line a second: conditions that can repeat per
+    /// connection under overload (out of descriptors, slots) must not flood.
+    mutating func logRarely(_ message: @autoclosure () -> String) {
+        if now < lastRareLog + 1000 { return }
+        lastRareLog = now
+        log(message())
     }
 }
 

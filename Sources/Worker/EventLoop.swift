@@ -114,7 +114,7 @@ struct EventLoop: ~Copyable {
     /// Every client slot is in use: accepts are cancelled, and connections
     /// wait in the kernel's backlog until a slot frees.
     var acceptPaused = false
-    var lastAcceptErrorLog: UInt64 = 0
+    var lastRareLog: UInt64 = 0
     /// Connections accepted while no slot was free (one accept batch can
     /// overshoot the last slot), served as slots free.
     let heldAccepts: UnsafeMutablePointer<HeldAccept>
