@@ -365,7 +365,8 @@ extension EventLoop {
     mutating func pauseAccepting() {
         if acceptPaused { return }
         acceptPaused = true
-        logRarely("all \(clientCapacity) client connection slots in use; accepting paused")
+        let slots = clientCapacity
+        logRarely("all \(slots) client connection slots in use; accepting paused")
         for l in 0..<listenerCount where listeners[l].accepting {
             ring.queueCancel(target: acceptTag(l), userData: teardownTag)
         }
