@@ -51,3 +51,13 @@ import RoutingTable
         #expect(counters.isDown(2) && !counters.isDown(1))
     }
 }
+
+@Suite struct FootprintTests {
+    /// DESIGN.md §5: an idle keep-alive client connection costs < 1 KiB of
+    /// worker memory; it holds its slot and no buffer.
+    @Test func anIdleClientConnectionFitsInOneKibibyte() {
+        #expect(MemoryLayout<ClientConnection>.stride < 1024, "\(MemoryLayout<ClientConnection>.stride) bytes")
+        #expect(MemoryLayout<ServerConnection>.stride + MemoryLayout<VectoredSend>.stride < 512)
+        #expect(!ClientConnection().input.holdsBuffer)
+    }
+}
