@@ -10,21 +10,35 @@ import Synchronization
 /// relaxed: they steer load balancing and limits, they publish no other data.
 public struct ServerCounters: @unchecked Sendable {
     public let count: Int
-    let inFlightBase: UnsafeMutablePointer<Atomic<UInt32>>
-    let downBase: UnsafeMutablePointer<Atomic<UInt32>>
+    let inFlightBase: UnsafeMutableRawPointer
+    let downBase: UnsafeMutableRawPointer
+    /// Bytes from one server's counters to the next.
+    let stride: Int
 
-    /// Bytes needed for `servers` servers.
+    /// Bytes needed for `servers` servers in the default layout (all
+    /// in-flight counts, then all down bits).
     public static func bytesNeeded(servers: Int) -> Int {
         2 * max(1, servers) * MemoryLayout<Atomic<UInt32>>.stride
     }
 
     /// Binds `memory` (at least `bytesNeeded(servers:)` bytes, 4-byte aligned,
-    /// zero-filled or already bound by another process) to the counters.
+    /// zero-filled or already bound by another process) in the default layout.
     public init(memory: UnsafeMutableRawPointer, servers: Int) {
-        precondition(Int(bitPattern: memory) % MemoryLayout<Atomic<UInt32>>.alignment == 0)
+        let size = MemoryLayout<Atomic<UInt32>>.stride
+        self.init(inFlight: memory, down: memory + max(1, servers) * size, stride: size, servers: servers)
+    }
+
+    /// Counters inside records of a shared region: server `s`'s in-flight
+    /// count is the `Atomic<UInt32>` at `inFlight + s * stride`, its down bit
+    /// (nonzero: down) at `down + s * stride`.
+    public init(inFlight: UnsafeMutableRawPointer, down: UnsafeMutableRawPointer, stride: Int, servers: Int) {
+        let alignment = MemoryLayout<Atomic<UInt32>>.alignment
+        precondition(Int(bitPattern: inFlight) % alignment == 0 && Int(bitPattern: down) % alignment == 0
+                     && stride % alignment == 0, "server counters must be 4-byte aligned")
         count = servers
-        inFlightBase = memory.bindMemory(to: Atomic<UInt32>.self, capacity: 2 * max(1, servers))
-        downBase = inFlightBase + max(1, servers)
+        self.stride = stride
+        inFlightBase = inFlight
+        downBase = down
     }
 
     /// Private zero-filled counters for a worker that shares them with no one.
@@ -36,28 +50,38 @@ public struct ServerCounters: @unchecked Sendable {
     }
 
     @inline(__always)
+    func inFlightCounter(_ server: UInt32) -> UnsafeMutablePointer<Atomic<UInt32>> {
+        (inFlightBase + Int(server) &* stride).assumingMemoryBound(to: Atomic<UInt32>.self)
+    }
+
+    @inline(__always)
+    func downBit(_ server: UInt32) -> UnsafeMutablePointer<Atomic<UInt32>> {
+        (downBase + Int(server) &* stride).assumingMemoryBound(to: Atomic<UInt32>.self)
+    }
+
+    @inline(__always)
     public func inFlight(_ server: UInt32) -> UInt32 {
-        inFlightBase[Int(server)].load(ordering: .relaxed)
+        inFlightCounter(server).pointee.load(ordering: .relaxed)
     }
 
     @inline(__always)
     public func isDown(_ server: UInt32) -> Bool {
-        downBase[Int(server)].load(ordering: .relaxed) != 0
+        downBit(server).pointee.load(ordering: .relaxed) != 0
     }
 
     @inline(__always)
     func increment(_ server: UInt32) {
-        inFlightBase[Int(server)].wrappingAdd(1, ordering: .relaxed)
+        inFlightCounter(server).pointee.wrappingAdd(1, ordering: .relaxed)
     }
 
     @inline(__always)
     func decrement(_ server: UInt32) {
-        inFlightBase[Int(server)].wrappingSubtract(1, ordering: .relaxed)
+        inFlightCounter(server).pointee.wrappingSubtract(1, ordering: .relaxed)
     }
 
     /// Marks a server down or up (the health monitor's job; tests use it too).
     public func setDown(_ server: UInt32, _ down: Bool) {
-        downBase[Int(server)].store(down ? 1 : 0, ordering: .relaxed)
+        downBit(server).pointee.store(down ? 1 : 0, ordering: .relaxed)
     }
 }
 

@@ -50,6 +50,19 @@ import RoutingTable
         counters.setDown(2, true)
         #expect(counters.isDown(2) && !counters.isDown(1))
     }
+
+    @Test func serverCountersReadRecordsOfASharedRegion() {
+        // Records of 16 bytes: [down, inFlight, other, other].
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: 16 * 4, alignment: 64)
+        defer { memory.deallocate() }
+        memory.initializeMemory(as: UInt8.self, repeating: 0, count: 64)
+        let counters = ServerCounters(inFlight: memory + 4, down: memory, stride: 16, servers: 4)
+        counters.increment(3)
+        counters.setDown(1, true)
+        #expect(memory.load(fromByteOffset: 3 * 16 + 4, as: UInt32.self) == 1)
+        #expect(memory.load(fromByteOffset: 1 * 16, as: UInt32.self) == 1)
+        #expect(counters.inFlight(3) == 1 && counters.isDown(1) && !counters.isDown(3))
+    }
 }
 
 @Suite struct FootprintTests {
