@@ -12,8 +12,9 @@ public struct Ring: ~Copyable {
     public let features: UInt32
 
     /// Creates a ring with `entries` submission slots and a completion queue
-    /// four times as deep. Asks for a single issuer and deferred task running;
-    /// kernels that reject those get a plain ring.
+    /// four times as deep (both clamped to the kernel's maximum). Asks for a
+    /// single issuer and deferred task running; kernels that reject those get
+    /// a plain ring.
     public init(entries: UInt32) throws(PosixError) {
         let ring = UnsafeMutablePointer<io_uring>.allocate(capacity: 1)
         ring.initialize(to: io_uring())
@@ -25,7 +26,7 @@ public struct Ring: ~Copyable {
         var lastError: CInt = 0
         for extra in wanted {
             var params = io_uring_params()
-            params.flags = IORING_SETUP_CQSIZE | extra
+            params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | extra
             params.cq_entries = entries * 4
             let rc = io_uring_queue_init_params(entries, ring, &params)
             if rc == 0 {
