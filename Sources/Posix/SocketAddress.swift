@@ -4,7 +4,7 @@ import CLinux
 ///
 /// Built from the raw address bytes so that this module does not depend on
 /// the pure `RoutingTable` module's `IPAddress`.
-public struct SocketAddress {
+public struct SocketAddress: CustomStringConvertible {
     public var storage = sockaddr_storage()
     public var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
 
@@ -73,6 +73,14 @@ public struct SocketAddress {
                             socklen_t(out.count)) != nil else { return 0 }
             return strlen(out.baseAddress!.assumingMemoryBound(to: CChar.self))
         }
+    }
+
+    /// "10.0.0.1:80" or "[::1]:80".
+    public var description: String {
+        var text = [UInt8](repeating: 0, count: 64)
+        let n = text.withUnsafeMutableBytes { formatHost(into: $0) }
+        let host = String(decoding: text[0..<n], as: UTF8.self)
+        return (family == AF_INET6 && n > 0 && !host.contains(".") ? "[\(host)]" : host) + ":\(port)"
     }
 
     public func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {

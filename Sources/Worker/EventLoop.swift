@@ -306,7 +306,12 @@ struct EventLoop: ~Copyable {
     // MARK: The loop
 
     mutating func run() throws {
-        for l in 0..<listenerCount { armAccept(l) }
+        for l in 0..<listenerCount {
+            armAccept(l)
+            if let address = try? Posix.localAddress(listeners[l].fd) {
+                log("listening on \(address) for \(table.virtualService(Int(listeners[l].service)).name)")
+            }
+        }
         armSignalRead()
         while true {
             let wait = waitLimit()
