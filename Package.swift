@@ -36,6 +36,7 @@ let package = Package(
         ),
         .target(name: "Posix", dependencies: ["CLinux"]),
         .target(name: "Ring", dependencies: ["CLinux", "Posix"]),
+        .target(name: "SharedState"),
 
         // Process roles.
         .target(name: "Worker", dependencies: ["HTTPWire", "RoutingTable", "Selection", "Posix", "Ring"]),
@@ -52,6 +53,7 @@ let package = Package(
         .testTarget(name: "RoutingTableTests", dependencies: ["RoutingTable"]),
         .testTarget(name: "SelectionTests", dependencies: ["Selection", "RoutingTable"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "RoutingTable"]),
+        .testTarget(name: "SharedStateTests", dependencies: ["SharedState"]),
         .testTarget(name: "IntegrationTests", dependencies: ["tether"]),
     ]
 )
