@@ -99,9 +99,10 @@ enum SWAR {
         below(word, 0x20) | equal(word, 0x7F)
     }
 
-    /// High bit set for each byte that is an ASCII letter, digit or "-".
-    /// A byte outside that set is never flagged: a carry can only come from a
-    /// byte >= 0x80 below it, which is not flagged itself.
+    /// High bit set for each byte that is an ASCII letter, digit or "-". Only
+    /// a byte >= 0x80 carries into the byte above it, and such a byte is never
+    /// flagged, so the lowest unflagged byte is always exact (all the name
+    /// search uses).
     @inline(__always)
     static func alphanumericOrDash(_ word: UInt64) -> UInt64 {
         let folded = word | ones &* 0x20                                           // A-Z -> a-z

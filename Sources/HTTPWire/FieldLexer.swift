@@ -20,9 +20,9 @@ enum FieldsOutcome {
 ///
 /// Restartable: `position` is the first byte not yet examined, so a caller
 /// that runs out of bytes comes back with a longer buffer and the lexer
-/// continues where it stopped. Each byte is searched once; a name is read a
-/// second time to validate it once its colon is found, and a line is handed to
-/// the sink once.
+/// continues where it stopped. Each byte is examined once (a CR waiting for
+/// its LF, twice); each complete line is handed to the sink once, which may
+/// read its value again.
 struct FieldLexer {
     enum Phase: UInt8 {
         case lineStart
