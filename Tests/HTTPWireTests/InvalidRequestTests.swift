@@ -210,3 +210,35 @@ func isInvalid<Head>(_ result: ScanResult<Head>) -> Bool {
     if case .invalid = result { return true }
     return false
 }
+
+/// Every pair of adjacent bytes in a name and in a value, at three lanes of a
+/// word: a carry or borrow out of one byte (obs-text, say) must never change
+/// the verdict on the next.
+@Test(arguments: 0...255)
+func everyBytePairIsClassifiedLikeTheRFC(_ first: Int) {
+    let b1 = UInt8(first)
+    for second in 0...255 {
+        let b2 = UInt8(second)
+        for lane in [0, 3, 6] {
+            let pad = Array(repeating: UInt8(ascii: "n"), count: lane)
+            let value = bytes("GET / HTTP/1.1\r\nHost: a\r\nX-Server: v") + pad + [b1, b2] + bytes("w\r\n\r\n")
+            let valueOK = isValueByte(b1) && isValueByte(b2)
+            let valueResult = scanRequest(value)
+            if valueOK {
+                guard case .complete(let head) = valueResult, head.persistenceValue?.count == lane + 4 else {
+                    Issue.record("value bytes \(b1) \(b2) lane \(lane): \(valueResult)")
+                    continue
+                }
+            } else if b1 != 0x0D && b2 != 0x0D {
+                #expect(isInvalid(valueResult), "value bytes \(b1) \(b2) lane \(lane)")
+            }
+            let name = bytes("GET / HTTP/1.1\r\nHost: a\r\nX") + pad + [b1, b2] + bytes("y: v\r\n\r\n")
+            let nameResult = scanRequest(name)
+            if isTokenByte(b1) && isTokenByte(b2) {
+                #expect(!isInvalid(nameResult) && nameResult != .incomplete, "name bytes \(b1) \(b2) lane \(lane)")
+            } else if b1 != UInt8(ascii: ":") && (b2 != UInt8(ascii: ":") || !isTokenByte(b1)) {
+                #expect(isInvalid(nameResult), "name bytes \(b1) \(b2) lane \(lane)")
+            }
+        }
+    }
+}
