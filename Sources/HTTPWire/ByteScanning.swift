@@ -130,6 +130,38 @@ enum SWAR {
     }
 }
 
+/// Offset of the first byte in `start..<end` that is a CTL or DEL (so HTAB
+/// and CR count), or `end` if there is none.
+@inline(__always)
+func firstValueStop(_ base: UnsafeRawPointer, from start: Int, to end: Int) -> Int {
+    var p = start
+    while p &+ 8 <= end {
+        let stops = SWAR.valueStops(loadWord(base, p))
+        if stops != 0 { return p &+ SWAR.firstIndex(stops) }
+        p &+= 8
+    }
+    while p < end {
+        let b = loadByte(base, p)
+        if b < asciiSP || b == 0x7F { return p }
+        p &+= 1
+    }
+    return end
+}
+
+/// Offset of the first byte in `start..<end` that is not an ASCII letter,
+/// digit or "-", or a point at most seven bytes before `end` from which the
+/// caller goes on byte by byte.
+@inline(__always)
+func skipAlphanumericOrDash(_ base: UnsafeRawPointer, from start: Int, to end: Int) -> Int {
+    var p = start
+    while p &+ 8 <= end {
+        let others = ~SWAR.alphanumericOrDash(loadWord(base, p)) & SWAR.highs
+        if others != 0 { return p &+ SWAR.firstIndex(others) }
+        p &+= 8
+    }
+    return p
+}
+
 /// ASCII lower case of one byte.
 @inline(__always)
 func asciiLowercased(_ byte: UInt8) -> UInt8 {

@@ -73,14 +73,7 @@ struct FieldLexer {
             // letters, digits and "-" (nearly every name) are skipped at once;
             // from the first other byte on, bytes are checked one by one.
             if phase == .name {
-                while p &+ 8 <= end {
-                    let others = ~SWAR.alphanumericOrDash(loadWord(base, p)) & SWAR.highs
-                    if others != 0 {
-                        p &+= SWAR.firstIndex(others)
-                        break
-                    }
-                    p &+= 8
-                }
+                p = skipAlphanumericOrDash(base, from: p, to: end)
                 var found = false
                 while p < end {
                     let b = loadByte(base, p)
@@ -98,32 +91,11 @@ struct FieldLexer {
             }
 
             // Value: up to the CR of CRLF; HTAB is the only CTL allowed.
-            var found = false
-            while true {
-                while p &+ 8 <= end {
-                    let stops = SWAR.valueStops(loadWord(base, p))
-                    if stops != 0 {
-                        p &+= SWAR.firstIndex(stops)
-                        found = true
-                        break
-                    }
-                    p &+= 8
-                }
-                if !found {
-                    while p < end {
-                        let b = loadByte(base, p)
-                        if b < asciiSP || b == 0x7F {
-                            found = true
-                            break
-                        }
-                        p &+= 1
-                    }
-                }
-                guard found, loadByte(base, p) == asciiHTAB else { break }
-                found = false
-                p &+= 1
+            p = firstValueStop(base, from: p, to: end)
+            while p < end && loadByte(base, p) == asciiHTAB {
+                p = firstValueStop(base, from: p &+ 1, to: end)
             }
-            guard found else { break }
+            guard p < end else { break }
             let stop = loadByte(base, p)
             guard stop == asciiCR else { return .invalid(stop == asciiLF ? .bareLF : .invalidHeaderValue) }
             guard p &+ 1 < end else { break }

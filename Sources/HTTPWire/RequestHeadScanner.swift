@@ -98,30 +98,10 @@ public struct RequestHeadScanner: Sendable {
             // The CR may sit at most maxRequestLineBytes after the line's start.
             let lineLimit = requestLineStart &+ maxRequestLineBytes &+ 1
             let scanEnd = min(end, lineLimit)
-            var p = position
-            var found = false
-            while p &+ 8 <= scanEnd {
-                let stops = SWAR.valueStops(loadWord(base, p))
-                if stops != 0 {
-                    p &+= SWAR.firstIndex(stops)
-                    found = true
-                    break
-                }
-                p &+= 8
-            }
-            if !found {
-                while p < scanEnd {
-                    let b = loadByte(base, p)
-                    if b < asciiSP || b == 0x7F {
-                        found = true
-                        break
-                    }
-                    p &+= 1
-                }
-                guard found else {
-                    position = p
-                    return p >= lineLimit ? fail(.requestLineTooLong) : exhausted(end)
-                }
+            let p = firstValueStop(base, from: position, to: scanEnd)
+            guard p < scanEnd else {
+                position = p
+                return p >= lineLimit ? fail(.requestLineTooLong) : exhausted(end)
             }
             let stop = loadByte(base, p)
             guard stop == asciiCR else { return fail(stop == asciiLF ? .bareLF : .invalidRequestLine) }

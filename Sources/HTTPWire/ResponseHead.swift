@@ -98,35 +98,14 @@ public struct ResponseHeadScanner: Sendable {
         let end = min(buffer.count, maxHeadBytes)
 
         if stage == .statusLine {
-            var p = position
-            while true {
-                var found = false
-                while p &+ 8 <= end {
-                    let stops = SWAR.valueStops(loadWord(base, p))
-                    if stops != 0 {
-                        p &+= SWAR.firstIndex(stops)
-                        found = true
-                        break
-                    }
-                    p &+= 8
-                }
-                if !found {
-                    while p < end {
-                        let b = loadByte(base, p)
-                        if b < asciiSP || b == 0x7F {
-                            found = true
-                            break
-                        }
-                        p &+= 1
-                    }
-                    guard found else {
-                        position = p
-                        return exhausted(end)
-                    }
-                }
-                // HTAB may appear in the reason phrase; parseStatusLine rejects it elsewhere.
-                guard loadByte(base, p) == asciiHTAB else { break }
-                p &+= 1
+            // HTAB may appear in the reason phrase; parseStatusLine rejects it elsewhere.
+            var p = firstValueStop(base, from: position, to: end)
+            while p < end && loadByte(base, p) == asciiHTAB {
+                p = firstValueStop(base, from: p &+ 1, to: end)
+            }
+            guard p < end else {
+                position = p
+                return exhausted(end)
             }
             let stop = loadByte(base, p)
             guard stop == asciiCR else { return fail(stop == asciiLF ? .bareLF : .invalidStatusLine) }
