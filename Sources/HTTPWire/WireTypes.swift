@@ -1,3 +1,12 @@
+// HTTPWire: HTTP/1.1 framing for a proxy, in place and without allocating.
+//
+// RequestHeadScanner and ResponseHeadScanner find where a head ends, check it
+// strictly (RFC 9112), and report byte ranges into the caller's buffer plus
+// what the proxy decides on: body framing, persistence, the persistence and
+// hash-key header values, where to append X-Forwarded-For. ChunkedBodyTracker
+// finds where a chunked body ends. All three are restartable value types: the
+// caller hands them whatever bytes it has and calls again when more arrive.
+
 /// A span of bytes inside the buffer handed to a scanner, as offsets from the
 /// buffer's first byte. Never a pointer: the caller may move the bytes (copy a
 /// head out of a provided receive buffer, say) and the offsets stay valid.

@@ -43,7 +43,9 @@ func checkRequest(_ bytes: UnsafeRawBufferPointer, hash: UInt64, cuts: (Int, Int
             require(range.start >= 0 && range.count >= 0 && range.end <= head.headLength, "range \(range) outside the head")
         }
         require(head.method.count > 0 && head.target.count > 0, "empty method or target")
-        require(head.method.end <= maxLine + head.method.start, "request line over the limit")
+        // METHOD SP target SP HTTP/1.x: the line is target.end + 9 - method.start long.
+        require(head.target.end + 9 - head.method.start <= maxLine, "request line over the limit")
+        require(head.target.start == head.method.end + 1, "target does not follow the method")
         if let insertion = head.xForwardedForInsertion {
             require(insertion > head.target.end && insertion < head.headLength - 2, "X-Forwarded-For insertion \(insertion)")
         }
