@@ -41,10 +41,13 @@ let package = Package(
         // Process roles.
         .target(name: "Worker", dependencies: ["HTTPWire", "RoutingTable", "Selection", "Posix", "Ring"]),
 
+        // The demo/test origin server (`tether backend`); a tool, not the data path.
+        .target(name: "DemoBackend"),
+
         .executableTarget(
             name: "tether",
             dependencies: [
-                "Config", "Worker", "RoutingTable",
+                "Config", "Worker", "RoutingTable", "DemoBackend",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
