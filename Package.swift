@@ -36,14 +36,18 @@ let package = Package(
         ),
         .target(name: "Posix", dependencies: ["CLinux"]),
         .target(name: "Ring", dependencies: ["CLinux", "Posix"]),
+        .target(name: "SharedState"),
 
         // Process roles.
         .target(name: "Worker", dependencies: ["HTTPWire", "RoutingTable", "Selection", "Posix", "Ring"]),
 
+        // The demo/test origin server (`tether backend`); a tool, not the data path.
+        .target(name: "DemoBackend"),
+
         .executableTarget(
             name: "tether",
             dependencies: [
-                "Config", "Worker", "RoutingTable",
+                "Config", "Worker", "RoutingTable", "DemoBackend",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -52,7 +56,8 @@ let package = Package(
         .testTarget(name: "RoutingTableTests", dependencies: ["RoutingTable"]),
         .testTarget(name: "SelectionTests", dependencies: ["Selection", "RoutingTable"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "RoutingTable"]),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Posix", "Ring"]),
+        .testTarget(name: "SharedStateTests", dependencies: ["SharedState"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "HTTPWire", "Posix", "Ring", "RoutingTable"]),
         .testTarget(name: "IntegrationTests", dependencies: ["tether"]),
     ]
 )

@@ -1,3 +1,4 @@
+import HTTPWire
 import CLinux
 import Posix
 
@@ -72,10 +73,11 @@ struct ClientConnection {
     /// of it (the server connection closed mid-send); released when the send
     /// completes.
     var orphan: BufferID = .none
-    var scanner = RequestHeadScanner(maxHeadBytes: 0)
+    /// Placeholder limits; `openClient` sets the virtual service's.
+    var scanner = RequestHeadScanner(maxHeadBytes: 1)
     /// Scans the attached server's response heads (kept here, with the
     /// other per-request state, so idle server connections stay small).
-    var responseScanner = ResponseHeadScanner(maxHeadBytes: 0)
+    var responseScanner = ResponseHeadScanner(maxHeadBytes: 1)
     var exchange = Exchange()
     var address = ClientAddress()
 

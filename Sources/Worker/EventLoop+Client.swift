@@ -3,6 +3,7 @@ import Posix
 import Ring
 import RoutingTable
 import Selection
+import HTTPWire
 
 /// The client side: accepting, reading request heads and bodies, sending
 /// responses, closing.
@@ -72,7 +73,8 @@ extension EventLoop {
         clients[i].service = listeners[l].service
         clients[i].server = .max
         clients[i].input = InputBuffer()
-        clients[i].scanner = RequestHeadScanner(maxHeadBytes: services[service].maxHeaderBytes)
+        clients[i].scanner = RequestHeadScanner(maxHeadBytes: services[service].maxHeaderBytes,
+                                                maxRequestLineBytes: min(8192, services[service].maxHeaderBytes))
         clients[i].responseScanner = ResponseHeadScanner(maxHeadBytes: services[service].maxHeaderBytes)
         clients[i].exchange = Exchange()
         clients[i].stream = .plain

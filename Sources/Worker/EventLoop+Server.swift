@@ -1,3 +1,4 @@
+import HTTPWire
 import CLinux
 import Posix
 import Ring

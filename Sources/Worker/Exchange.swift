@@ -1,3 +1,4 @@
+import HTTPWire
 /// How far one message body (request or response) has been read, and where
 /// it ends. Fed the bytes that follow a head, then each receive; says how
 /// many of them belong to the body. Never copies.

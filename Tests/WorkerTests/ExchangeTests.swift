@@ -1,3 +1,4 @@
+import HTTPWire
 import Testing
 @testable import Worker
 
@@ -56,15 +57,13 @@ import Testing
 @Suite struct ExchangeTests {
     func request(method: HTTPMethod = .get, minor: UInt8 = 1, body: BodyFraming = .none,
                  keepAlive: Bool = true, upgrade: Bool = false) -> RequestHead {
-        var h = RequestHead(headLength: 40, methodKind: method, versionMinor: minor, body: body, keepAlive: keepAlive,
-                            upgrade: upgrade, expectContinue: false, persistenceValue: nil, hashKeyValue: nil,
-                            xForwardedForInsertion: nil)
-        h.headLength = 40
-        return h
+        RequestHead(headLength: 40, method: ByteRange(start: 0, count: 3), methodKind: method,
+                    target: ByteRange(start: 4, count: 1), versionMinor: minor, body: body, keepAlive: keepAlive,
+                    upgrade: upgrade)
     }
 
     func response(status: UInt16, body: BodyFraming = .contentLength(5), keepAlive: Bool = true) -> ResponseHead {
-        ResponseHead(headLength: 30, status: status, body: body, keepAlive: keepAlive,
+        ResponseHead(headLength: 30, status: status, versionMinor: 1, body: body, keepAlive: keepAlive,
                      isInformational: status < 200 && status != 101, switchingProtocols: status == 101)
     }
 

@@ -1,0 +1,164 @@
+import Synchronization
+
+/// Where a published table lives: a sealed memfd of the supervisor, which a
+/// worker opens as /proc/PID/fd/FD and maps read-only.
+public struct TableDescriptor: Equatable, Sendable {
+    public var generation: UInt64
+    public var supervisorPID: Int32
+    public var fd: Int32
+    public var size: UInt64
+    public var publishedAtMs: UInt64
+    static let size = 32
+
+    public init(generation: UInt64, supervisorPID: Int32, fd: Int32, size: UInt64, publishedAtMs: UInt64) {
+        self.generation = generation
+        self.supervisorPID = supervisorPID
+        self.fd = fd
+        self.size = size
+        self.publishedAtMs = publishedAtMs
+    }
+
+    func store(to p: UnsafeMutableRawPointer) {
+        p.storeBytes(of: generation, toByteOffset: 0, as: UInt64.self)
+        p.storeBytes(of: supervisorPID, toByteOffset: 8, as: Int32.self)
+        p.storeBytes(of: fd, toByteOffset: 12, as: Int32.self)
+        p.storeBytes(of: size, toByteOffset: 16, as: UInt64.self)
+        p.storeBytes(of: publishedAtMs, toByteOffset: 24, as: UInt64.self)
+    }
+
+    static func load(from p: UnsafeMutableRawPointer) -> TableDescriptor {
+        TableDescriptor(generation: p.load(fromByteOffset: 0, as: UInt64.self),
+                        supervisorPID: p.load(fromByteOffset: 8, as: Int32.self),
+                        fd: p.load(fromByteOffset: 12, as: Int32.self),
+                        size: p.load(fromByteOffset: 16, as: UInt64.self),
+                        publishedAtMs: p.load(fromByteOffset: 24, as: UInt64.self))
+    }
+}
+
+/// The outcome of the last reload attempt.
+public struct ReloadRecord: Equatable, Sendable {
+    public enum Outcome: UInt32, Sendable { case none = 0, applied = 1, refused = 2 }
+
+    /// Counts attempts, so `tether reload` can tell its own from an older one.
+    public var attempt: UInt64
+    public var outcome: Outcome
+    /// The generation live after the attempt.
+    public var generation: UInt64
+    public var atMs: UInt64
+    /// The errors of a refused reload (truncated to fit), or a short summary.
+    public var message: String
+
+    static let messageCapacity = 3072
+    static let size = 32 + messageCapacity
+
+    public init(attempt: UInt64, outcome: Outcome, generation: UInt64, atMs: UInt64, message: String) {
+        self.attempt = attempt
+        self.outcome = outcome
+        self.generation = generation
+        self.atMs = atMs
+        self.message = message
+    }
+
+    func store(to p: UnsafeMutableRawPointer) {
+        p.storeBytes(of: attempt, toByteOffset: 0, as: UInt64.self)
+        p.storeBytes(of: outcome.rawValue, toByteOffset: 8, as: UInt32.self)
+        p.storeBytes(of: generation, toByteOffset: 16, as: UInt64.self)
+        p.storeBytes(of: atMs, toByteOffset: 24, as: UInt64.self)
+        var bytes = Array(message.utf8)
+        if bytes.count > Self.messageCapacity - 4 {
+            var cut = Self.messageCapacity - 4
+            while cut > 0 && bytes[cut] & 0xC0 == 0x80 { cut -= 1 }  // never split a UTF-8 sequence
+            bytes.removeSubrange(cut...)
+        }
+        p.storeBytes(of: UInt32(bytes.count), toByteOffset: 12, as: UInt32.self)
+        bytes.withUnsafeBytes { (p + 32).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    }
+
+    static func load(from p: UnsafeMutableRawPointer) -> ReloadRecord {
+        let count = min(Int(p.load(fromByteOffset: 12, as: UInt32.self)), messageCapacity - 4)
+        let message = String(decoding: UnsafeRawBufferPointer(start: p + 32, count: count), as: UTF8.self)
+        return ReloadRecord(attempt: p.load(fromByteOffset: 0, as: UInt64.self),
+                            outcome: Outcome(rawValue: p.load(fromByteOffset: 8, as: UInt32.self)) ?? .none,
+                            generation: p.load(fromByteOffset: 16, as: UInt64.self),
+                            atMs: p.load(fromByteOffset: 24, as: UInt64.self), message: message)
+    }
+}
+
+/// One worker's cache-line-padded slot. The epoch is written by the worker
+/// only (the generation it runs on, at the top of every loop iteration), or
+/// set offline by the supervisor once the worker is dead; counters are
+/// written by the worker only.
+public struct WorkerSlot {
+    public static let offline: UInt64 = .max
+    let p: UnsafeMutableRawPointer
+
+    init(_ p: UnsafeMutableRawPointer) { self.p = p }
+
+    @inline(__always) func a64(_ o: Int) -> UnsafeMutablePointer<Atomic<UInt64>> { (p + o).assumingMemoryBound(to: Atomic<UInt64>.self) }
+
+    /// The generation this worker is on; `offline` when it is not running.
+    public var epoch: UInt64 { a64(0).pointee.load(ordering: .acquiring) }
+    @inline(__always) public func announce(epoch: UInt64) { a64(0).pointee.store(epoch, ordering: .releasing) }
+
+    public var pid: Int32 {
+        get { Int32(truncatingIfNeeded: a64(8).pointee.load(ordering: .relaxed)) }
+        nonmutating set { a64(8).pointee.store(UInt64(UInt32(bitPattern: newValue)), ordering: .relaxed) }
+    }
+    public var cpu: Int32 {
+        get { Int32(truncatingIfNeeded: a64(16).pointee.load(ordering: .relaxed)) }
+        nonmutating set { a64(16).pointee.store(UInt64(UInt32(bitPattern: newValue)), ordering: .relaxed) }
+    }
+
+    /// Counters written by this worker alone.
+    public enum Counter: Int, CaseIterable, Sendable {
+        case requests = 0, connectionsAccepted, connectionsOpen, localResponses, bytesIn, bytesOut, restarts
+    }
+    @inline(__always) public func add(_ c: Counter, _ n: UInt64 = 1) { a64(24 + 8 * c.rawValue).pointee.wrappingAdd(n, ordering: .relaxed) }
+    @inline(__always) public func subtract(_ c: Counter, _ n: UInt64 = 1) { a64(24 + 8 * c.rawValue).pointee.wrappingSubtract(n, ordering: .relaxed) }
+    public func value(_ c: Counter) -> UInt64 { a64(24 + 8 * c.rawValue).pointee.load(ordering: .relaxed) }
+}
+
+/// One server's state, shared by every process and kept across reloads
+/// (its slot is keyed by the server's identity, not its table position).
+public struct ServerSlot {
+    let p: UnsafeMutableRawPointer
+
+    init(_ p: UnsafeMutableRawPointer) { self.p = p }
+
+    @inline(__always) func a32(_ o: Int) -> UnsafeMutablePointer<Atomic<UInt32>> { (p + o).assumingMemoryBound(to: Atomic<UInt32>.self) }
+    @inline(__always) func a64(_ o: Int) -> UnsafeMutablePointer<Atomic<UInt64>> { (p + o).assumingMemoryBound(to: Atomic<UInt64>.self) }
+
+    /// Down bits: the health monitor's, and the workers' passive detection.
+    public struct Down: OptionSet, Sendable {
+        public let rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        public static let byMonitor = Down(rawValue: 1)
+        public static let byPassiveCheck = Down(rawValue: 2)
+    }
+
+    @inline(__always) public var isDown: Bool { a32(0).pointee.load(ordering: .relaxed) != 0 }
+    public var down: Down { Down(rawValue: a32(0).pointee.load(ordering: .relaxed)) }
+    public func mark(_ bits: Down) { a32(0).pointee.bitwiseOr(bits.rawValue, ordering: .relaxed) }
+    public func clear(_ bits: Down) { a32(0).pointee.bitwiseAnd(~bits.rawValue, ordering: .relaxed) }
+
+    /// Requests in flight to this server, across all workers.
+    @inline(__always) public var inFlight: UInt32 { a32(4).pointee.load(ordering: .relaxed) }
+    @inline(__always) public func beginRequest() { a32(4).pointee.wrappingAdd(1, ordering: .relaxed) }
+    @inline(__always) public func endRequest() { a32(4).pointee.wrappingSubtract(1, ordering: .relaxed) }
+
+    /// When the state last changed (ms since the epoch) and why (a reason code of the monitor's).
+    public var changedAtMs: UInt64 {
+        get { a64(8).pointee.load(ordering: .relaxed) }
+        nonmutating set { a64(8).pointee.store(newValue, ordering: .relaxed) }
+    }
+    public var reason: UInt32 {
+        get { a32(16).pointee.load(ordering: .relaxed) }
+        nonmutating set { a32(16).pointee.store(newValue, ordering: .relaxed) }
+    }
+
+    public enum Counter: Int, CaseIterable, Sendable {
+        case requests = 0, failures, pinnedHits, failovers, balanced
+    }
+    @inline(__always) public func add(_ c: Counter, _ n: UInt64 = 1) { a64(24 + 8 * c.rawValue).pointee.wrappingAdd(n, ordering: .relaxed) }
+    public func value(_ c: Counter) -> UInt64 { a64(24 + 8 * c.rawValue).pointee.load(ordering: .relaxed) }
+}

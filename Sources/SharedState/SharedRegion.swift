@@ -1,0 +1,171 @@
+import Synchronization
+
+/// The shared memory every tether process maps: one control block, one
+/// cache-line slot per worker, one slot per server. It holds what must be
+/// seen across processes (the table generation, server down bits and
+/// connection counts, counters) and nothing that needs a lock: every field
+/// has one writer, or is an atomic. Offsets only, never pointers, since each
+/// process maps it at its own address.
+///
+/// ```
+/// 0      control block (4 KiB): magic, version, sizes, supervisor pid,
+///        generation (own cache line), table descriptors, reload record
+/// 4096   worker slots, 128 bytes each
+/// ...    server slots, 64 bytes each
+/// ```
+public struct SharedRegion: @unchecked Sendable {
+    public static let magic: UInt32 = 0x4853_5454  // "TTSH"
+    public static let version: UInt32 = 1
+    static let controlSize = 4096
+    static let workerSlotSize = 128
+    static let serverSlotSize = 64
+    /// Generations whose table descriptors are kept; a worker that falls
+    /// further behind than this re-reads the current one.
+    static let descriptorCount = 8
+
+    enum Control {
+        static let magic = 0, version = 4, size = 8, workerCapacity = 16, serverCapacity = 20
+        static let supervisorPID = 24, startedAtMs = 32
+        static let generation = 64          // Atomic<UInt64>, its own cache line
+        static let descriptors = 128        // descriptorCount × 32 bytes
+        static let reloadSequence = 448     // Atomic<UInt64>: seqlock over the reload record
+        static let reloadRecord = 456       // ReloadRecord.size bytes
+    }
+
+    public let base: UnsafeMutableRawPointer
+    public let size: Int
+    public let workerCapacity: Int
+    public let serverCapacity: Int
+
+    public static func size(workers: Int, servers: Int) -> Int {
+        let raw = controlSize + workers * workerSlotSize + servers * serverSlotSize
+        return (raw + 4095) & ~4095
+    }
+
+    /// Lays out a fresh region in zeroed memory (what the supervisor does once).
+    public static func initialize(
+        _ base: UnsafeMutableRawPointer, size: Int, workers: Int, servers: Int, supervisorPID: Int32, nowMs: UInt64
+    ) -> SharedRegion {
+        precondition(size >= Self.size(workers: workers, servers: servers), "shared region too small")
+        base.storeBytes(of: Self.version, toByteOffset: Control.version, as: UInt32.self)
+        base.storeBytes(of: UInt64(size), toByteOffset: Control.size, as: UInt64.self)
+        base.storeBytes(of: UInt32(workers), toByteOffset: Control.workerCapacity, as: UInt32.self)
+        base.storeBytes(of: UInt32(servers), toByteOffset: Control.serverCapacity, as: UInt32.self)
+        base.storeBytes(of: supervisorPID, toByteOffset: Control.supervisorPID, as: Int32.self)
+        base.storeBytes(of: nowMs, toByteOffset: Control.startedAtMs, as: UInt64.self)
+        // The magic last: a reader that sees it sees the rest.
+        (base + Control.magic).assumingMemoryBound(to: Atomic<UInt32>.self).pointee.store(Self.magic, ordering: .releasing)
+        return SharedRegion(unchecked: base, size: size)
+    }
+
+    public enum AttachError: Error, Equatable, CustomStringConvertible {
+        case tooSmall(Int), badMagic(UInt32), unsupportedVersion(UInt32), sizeMismatch(UInt64, Int)
+        public var description: String {
+            switch self {
+            case let .tooSmall(n): return "shared region of \(n) bytes is smaller than its control block"
+            case let .badMagic(m): return "shared region has magic 0x\(String(m, radix: 16)): not tether's, or not initialized"
+            case let .unsupportedVersion(v): return "shared region version \(v) is not \(SharedRegion.version): a different tether version runs"
+            case let .sizeMismatch(d, a): return "shared region declares \(d) bytes but \(a) are mapped"
+            }
+        }
+    }
+
+    /// Attaches to a region another process initialized, checking it first.
+    public init(attaching base: UnsafeMutableRawPointer, size: Int) throws(AttachError) {
+        guard size >= Self.controlSize else { throw .tooSmall(size) }
+        let magic = (base + Control.magic).assumingMemoryBound(to: Atomic<UInt32>.self).pointee.load(ordering: .acquiring)
+        guard magic == Self.magic else { throw .badMagic(magic) }
+        let version = base.load(fromByteOffset: Control.version, as: UInt32.self)
+        guard version == Self.version else { throw .unsupportedVersion(version) }
+        let declared = base.load(fromByteOffset: Control.size, as: UInt64.self)
+        guard declared == UInt64(size) else { throw .sizeMismatch(declared, size) }
+        self.init(unchecked: base, size: size)
+    }
+
+    init(unchecked base: UnsafeMutableRawPointer, size: Int) {
+        self.base = base
+        self.size = size
+        workerCapacity = Int(base.load(fromByteOffset: Control.workerCapacity, as: UInt32.self))
+        serverCapacity = Int(base.load(fromByteOffset: Control.serverCapacity, as: UInt32.self))
+    }
+
+    @inline(__always)
+    func atomic64(_ offset: Int) -> UnsafeMutablePointer<Atomic<UInt64>> {
+        (base + offset).assumingMemoryBound(to: Atomic<UInt64>.self)
+    }
+
+    public var supervisorPID: Int32 { base.load(fromByteOffset: Control.supervisorPID, as: Int32.self) }
+    public var startedAtMs: UInt64 { base.load(fromByteOffset: Control.startedAtMs, as: UInt64.self) }
+
+    // MARK: table generation
+
+    /// The generation of the live table; 0 before the first publish.
+    @inline(__always)
+    public func currentGeneration() -> UInt64 { atomic64(Control.generation).pointee.load(ordering: .acquiring) }
+
+    /// Makes `table` live: its descriptor is written first, then the
+    /// generation is stored with release ordering, so a worker that
+    /// acquires the new generation also sees the descriptor. One writer
+    /// (the supervisor).
+    public func publish(_ table: TableDescriptor) {
+        precondition(table.generation == currentGeneration() + 1, "generations are published in order")
+        let at = Control.descriptors + Int(table.generation % UInt64(Self.descriptorCount)) * TableDescriptor.size
+        table.store(to: base + at)
+        atomic64(Control.generation).pointee.store(table.generation, ordering: .releasing)
+    }
+
+    /// The descriptor of `generation`, if it is still among the kept ones.
+    public func descriptor(of generation: UInt64) -> TableDescriptor? {
+        guard generation > 0 else { return nil }
+        let at = Control.descriptors + Int(generation % UInt64(Self.descriptorCount)) * TableDescriptor.size
+        let d = TableDescriptor.load(from: base + at)
+        return d.generation == generation ? d : nil
+    }
+
+    // MARK: reload record
+
+    /// Written by the supervisor after every reload attempt; read by
+    /// `tether reload` and `tether status` under a sequence lock.
+    public func record(_ reload: ReloadRecord) {
+        let seq = atomic64(Control.reloadSequence)
+        seq.pointee.wrappingAdd(1, ordering: .acquiringAndReleasing)  // odd: writing
+        reload.store(to: base + Control.reloadRecord)
+        seq.pointee.wrappingAdd(1, ordering: .releasing)              // even: stable
+    }
+
+    public func lastReload() -> ReloadRecord {
+        let seq = atomic64(Control.reloadSequence)
+        while true {
+            let before = seq.pointee.load(ordering: .acquiring)
+            if before & 1 == 1 { continue }
+            let record = ReloadRecord.load(from: base + Control.reloadRecord)
+            atomicMemoryFence(ordering: .acquiring)  // the record's reads complete before the re-check
+            if seq.pointee.load(ordering: .relaxed) == before { return record }
+        }
+    }
+
+    // MARK: slots
+
+    public func worker(_ index: Int) -> WorkerSlot {
+        precondition(index >= 0 && index < workerCapacity, "worker slot \(index) out of range")
+        return WorkerSlot(base + Self.controlSize + index * Self.workerSlotSize)
+    }
+
+    @inline(__always)
+    public func server(_ slot: UInt32) -> ServerSlot {
+        precondition(Int(slot) < serverCapacity, "server slot \(slot) out of range")
+        return ServerSlot(base + Self.controlSize + workerCapacity * Self.workerSlotSize + Int(slot) * Self.serverSlotSize)
+    }
+
+    /// The oldest generation any online worker may still be reading; tables
+    /// older than this can be reclaimed (quiescent-state reclamation).
+    public func oldestGenerationInUse() -> UInt64 {
+        var oldest = currentGeneration()
+        for i in 0..<workerCapacity {
+            let e = worker(i).epoch
+            if e != WorkerSlot.offline { oldest = min(oldest, e) }
+        }
+        return oldest
+    }
+}
+

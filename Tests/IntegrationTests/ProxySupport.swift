@@ -1,0 +1,117 @@
+import Foundation
+import Glibc
+
+/// `tether run` in front of a `BackendFleet`: one virtual service on a free
+/// loopback port, pool `web` with the fleet's backends as apache1..N
+/// (header values server1..N, persistence header X-Server).
+final class ProxyUnderTest {
+    struct Options {
+        var lbAlgorithm = "round_robin"
+        var serverDown = "immediate"
+        var maxConnectionsPerServer = 0
+        var xForwardedFor = true
+        var clientHeader = "10s"
+        var clientIdle = "60s"
+        var connect = "3s"
+        var serverResponse = "30s"
+        var maxHeaderBytes = "32KiB"
+        var whenAllDown = "{ action: local_response, status: 503 }"
+        var drainTimeout = "30s"
+        /// Extra servers (name, port) with no backend behind them.
+        var deadServers: [(name: String, port: UInt16, headerValue: String)] = []
+    }
+
+    let process: ManagedProcess
+    let port: UInt16
+    let configURL: URL
+
+    init(fleet: BackendFleet, options: Options = Options()) throws {
+        port = try freeLoopbackPort()
+        var servers = ""
+        for (k, backend) in fleet.backends.enumerated() {
+            servers += "      - { name: \(backend.name), address: 127.0.0.1, port: \(backend.port), header_value: server\(k + 1) }\n"
+        }
+        for dead in options.deadServers {
+            servers += "      - { name: \(dead.name), address: 127.0.0.1, port: \(dead.port), header_value: \(dead.headerValue) }\n"
+        }
+        let yaml = """
+            drain_timeout: \(options.drainTimeout)
+            persistence_profiles:
+              - { name: by-x-server, type: custom_http_header, header_name: X-Server, server_down: \(options.serverDown) }
+            pools:
+              - name: web
+                lb_algorithm: \(options.lbAlgorithm)
+                persistence_profile: by-x-server
+                max_connections_per_server: \(options.maxConnectionsPerServer)
+                when_all_down: \(options.whenAllDown)
+                servers:
+            \(servers)
+            virtual_services:
+              - name: www
+                listen: ["127.0.0.1:\(port)"]
+                pool: web
+                x_forwarded_for: \(options.xForwardedFor)
+                max_header_bytes: \(options.maxHeaderBytes)
+                timeouts: { client_header: \(options.clientHeader), client_idle: \(options.clientIdle), connect: \(options.connect), server_response: \(options.serverResponse) }
+
+            """
+        configURL = FileManager.default.temporaryDirectory.appendingPathComponent("tether-proxy-\(UUID().uuidString).yaml")
+        try yaml.write(to: configURL, atomically: true, encoding: .utf8)
+        process = try ManagedProcess(arguments: ["run", "-c", configURL.path], label: "tether run")
+        do {
+            try waitForPort(port)
+        } catch {
+            throw HarnessError("\(error)\n\(process.logs)")
+        }
+    }
+
+    deinit {
+        process.terminate()
+        try? FileManager.default.removeItem(at: configURL)
+    }
+
+    func connect(timeout: Duration = .seconds(10)) throws -> RawHTTPConnection {
+        try RawHTTPConnection(port: port, timeout: timeout)
+    }
+
+    /// One request on a fresh connection.
+    func get(_ path: String, headers: [String] = [], method: String = "GET") throws -> HTTPTestResponse {
+        let connection = try connect()
+        defer { connection.close() }
+        try connection.send("\(method) \(path) HTTP/1.1\r\nHost: test\r\n" + headers.map { $0 + "\r\n" }.joined() + "\r\n")
+        return try connection.readResponse(requestMethod: method)
+    }
+}
+
+extension BackendFleet {
+    /// A backend's `/stats` counters ("requests", "connections", "open"),
+    /// which count the `/stats` request and its connection too.
+    func stats(_ name: String) throws -> [String: Int] {
+        let connection = try RawHTTPConnection(port: self[name].port)
+        defer { connection.close() }
+        try connection.send("GET /stats HTTP/1.1\r\n\r\n")
+        var out: [String: Int] = [:]
+        for line in try connection.readResponse().bodyText.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            if parts.count == 2, let n = Int(parts[1].drop { $0 == " " }) { out[String(parts[0])] = n }
+        }
+        return out
+    }
+
+    /// Requests each backend has served, counting the `/stats` request.
+    func requestCounts() throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for backend in backends { counts[backend.name] = try stats(backend.name)["requests"] ?? -1 }
+        return counts
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` passes.
+func eventually(timeout: Duration = .seconds(10), _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Deadline(after: timeout)
+    repeat {
+        if try condition() { return true }
+        pollInterval()
+    } while !deadline.hasPassed
+    return try condition()
+}

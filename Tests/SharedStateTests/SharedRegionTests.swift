@@ -1,0 +1,182 @@
+import Foundation
+import Testing
+import SharedState
+
+/// Runs `bodies` on OS threads (not the cooperative pool, where a spinning
+/// reader could starve the writer) and waits for all of them.
+func onThreads(_ bodies: [@Sendable () -> Void]) {
+    let done = DispatchGroup()
+    for body in bodies {
+        done.enter()
+        Thread { body(); done.leave() }.start()
+    }
+    done.wait()
+}
+
+final class Box: @unchecked Sendable { var value = 0 }
+
+/// A zeroed, page-aligned buffer standing in for the mapping.
+final class Memory {
+    let base: UnsafeMutableRawPointer
+    let size: Int, workers: Int, servers: Int
+    init(workers: Int, servers: Int) {
+        (self.workers, self.servers) = (workers, servers)
+        size = SharedRegion.size(workers: workers, servers: servers)
+        base = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 4096)
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+    }
+    deinit { base.deallocate() }
+    func region() -> SharedRegion {
+        SharedRegion.initialize(base, size: size, workers: workers, servers: servers, supervisorPID: 42, nowMs: 1000)
+    }
+}
+
+@Suite struct Attaching {
+    @Test func attachSeesWhatInitializeWrote() throws {
+        let m = Memory(workers: 4, servers: 16)
+        _ = m.region()
+        let r = try SharedRegion(attaching: m.base, size: m.size)
+        #expect(r.workerCapacity == 4 && r.serverCapacity == 16 && r.supervisorPID == 42 && r.startedAtMs == 1000)
+        #expect(r.currentGeneration() == 0)
+    }
+
+    @Test func uninitializedOrForeignMemoryIsRefused() {
+        let m = Memory(workers: 4, servers: 16)
+        #expect(throws: SharedRegion.AttachError.badMagic(0)) { try SharedRegion(attaching: m.base, size: m.size) }
+        _ = m.region()
+        #expect(throws: SharedRegion.AttachError.sizeMismatch(UInt64(m.size), m.size - 4096)) {
+            try SharedRegion(attaching: m.base, size: m.size - 4096)
+        }
+        #expect(throws: SharedRegion.AttachError.tooSmall(100)) { try SharedRegion(attaching: m.base, size: 100) }
+        m.base.storeBytes(of: UInt32(99), toByteOffset: 4, as: UInt32.self)
+        #expect(throws: SharedRegion.AttachError.unsupportedVersion(99)) { try SharedRegion(attaching: m.base, size: m.size) }
+    }
+}
+
+@Suite struct Generations {
+    @Test func publishMakesTheDescriptorVisible() {
+        let m = Memory(workers: 4, servers: 16)
+        let r = m.region()
+        #expect(r.descriptor(of: 0) == nil && r.descriptor(of: 1) == nil)
+        for g in UInt64(1)...20 {
+            let d = TableDescriptor(generation: g, supervisorPID: 42, fd: Int32(10 + g), size: 4096 * g, publishedAtMs: g)
+            r.publish(d)
+            #expect(r.currentGeneration() == g)
+            #expect(r.descriptor(of: g) == d)
+        }
+        // Only the last eight are kept.
+        #expect(r.descriptor(of: 13) != nil)
+        #expect(r.descriptor(of: 12) == nil)
+    }
+
+    @Test func oldestGenerationInUseIgnoresOfflineWorkers() {
+        let m = Memory(workers: 4, servers: 16)
+        let r = m.region()
+        for g in UInt64(1)...5 { r.publish(TableDescriptor(generation: g, supervisorPID: 1, fd: 3, size: 1, publishedAtMs: 0)) }
+        for i in 0..<4 { r.worker(i).announce(epoch: WorkerSlot.offline) }
+        #expect(r.oldestGenerationInUse() == 5)
+        r.worker(0).announce(epoch: 5)
+        r.worker(2).announce(epoch: 3)
+        #expect(r.oldestGenerationInUse() == 3)
+        r.worker(2).announce(epoch: WorkerSlot.offline)  // died: never blocks reclamation
+        #expect(r.oldestGenerationInUse() == 5)
+    }
+}
+
+@Suite struct Reloads {
+    @Test func recordRoundTrips() {
+        let m = Memory(workers: 1, servers: 1)
+        defer { withExtendedLifetime(m) {} }
+        let r = m.region()
+        #expect(r.lastReload().outcome == .none)
+        let rec = ReloadRecord(attempt: 3, outcome: .refused, generation: 7, atMs: 123, message: "a.yaml:1:2: bad\na.yaml:3:4: worse")
+        r.record(rec)
+        #expect(r.lastReload() == rec)
+    }
+
+    @Test func longMessagesAreCutOnCharacterBoundaries() {
+        let m = Memory(workers: 1, servers: 1)
+        defer { withExtendedLifetime(m) {} }
+        let r = m.region()
+        let message = String(repeating: "é", count: 5000)
+        r.record(ReloadRecord(attempt: 1, outcome: .refused, generation: 1, atMs: 0, message: message))
+        let back = r.lastReload().message
+        #expect(back.utf8.count <= 3068 && back.utf8.count > 3000)
+        #expect(back.allSatisfy { $0 == "é" })
+    }
+
+    @Test func readersNeverSeeTornRecords() {
+        let m = Memory(workers: 1, servers: 1)
+        let r = m.region()
+        let writes = 20_000
+        let torn = Box(), reads = Box()
+        onThreads([
+            {
+                for i in 1...writes {
+                    r.record(ReloadRecord(attempt: UInt64(i), outcome: .applied, generation: UInt64(i), atMs: UInt64(i),
+                                          message: String(repeating: String(i % 10), count: i % 200)))
+                }
+            },
+            {
+                while r.lastReload().attempt < UInt64(writes) {
+                    let rec = r.lastReload()
+                    let i = rec.attempt
+                    reads.value += 1
+                    if i == 0 { continue }
+                    if rec.generation != i || rec.atMs != i || rec.message != String(repeating: String(i % 10), count: Int(i % 200)) {
+                        torn.value += 1
+                    }
+                }
+            },
+        ])
+        withExtendedLifetime(m) {}
+        #expect(torn.value == 0)
+        #expect(reads.value > 0)
+    }
+}
+
+@Suite struct Servers {
+    @Test func downBitsAndCounts() {
+        let m = Memory(workers: 1, servers: 16)
+        defer { withExtendedLifetime(m) {} }
+        let r = m.region()
+        let s = r.server(15)
+        #expect(!s.isDown && s.inFlight == 0)
+        s.mark(.byMonitor)
+        s.mark(.byPassiveCheck)
+        #expect(s.down == [.byMonitor, .byPassiveCheck])
+        s.clear(.byMonitor)
+        #expect(s.isDown && s.down == .byPassiveCheck)
+        s.clear(.byPassiveCheck)
+        #expect(!s.isDown)
+        s.beginRequest(); s.beginRequest(); s.endRequest()
+        #expect(s.inFlight == 1)
+        s.add(.requests, 5)
+        #expect(s.value(.requests) == 5 && r.server(14).value(.requests) == 0)
+    }
+
+    @Test func concurrentCountingIsExact() {
+        let m = Memory(workers: 1, servers: 4)
+        let r = m.region()
+        let count: @Sendable () -> Void = {
+            for _ in 0..<50_000 { r.server(2).beginRequest(); r.server(2).add(.requests); r.server(2).endRequest() }
+        }
+        onThreads([count, count, count, count])
+        withExtendedLifetime(m) {}
+        #expect(r.server(2).inFlight == 0 && r.server(2).value(.requests) == 200_000)
+    }
+
+    @Test func workerCounters() {
+        let m = Memory(workers: 4, servers: 1)
+        defer { withExtendedLifetime(m) {} }
+        let r = m.region()
+        let w = r.worker(3)
+        w.pid = 1234
+        w.cpu = 1
+        w.add(.requests, 10)
+        w.add(.connectionsOpen, 3)
+        w.subtract(.connectionsOpen)
+        #expect(w.pid == 1234 && w.cpu == 1 && w.value(.requests) == 10 && w.value(.connectionsOpen) == 2)
+        #expect(r.worker(2).value(.requests) == 0)
+    }
+}
