@@ -17,14 +17,6 @@ public enum Posix {
         }
     }
 
-    /// SO_ERROR: the pending error of a socket, cleared by reading it.
-    public static func pendingError(_ fd: CInt) throws(PosixError) -> CInt {
-        var v: CInt = 0
-        var len = socklen_t(MemoryLayout<CInt>.size)
-        _ = try retryingOnInterrupt("getsockopt") { getsockopt(fd, SOL_SOCKET, SO_ERROR, &v, &len) }
-        return v
-    }
-
     public static func bind(_ fd: CInt, _ address: SocketAddress) throws(PosixError) {
         _ = try retryingOnInterrupt("bind") {
             address.withSockaddr { CLinux.bind(fd, __CONST_SOCKADDR_ARG(__sockaddr__: $0), $1) }
@@ -33,12 +25,6 @@ public enum Posix {
 
     public static func listen(_ fd: CInt, backlog: CInt) throws(PosixError) {
         _ = try retryingOnInterrupt("listen") { CLinux.listen(fd, backlog) }
-    }
-
-    /// `how` is SHUT_RD, SHUT_WR or SHUT_RDWR. ENOTCONN (the peer already
-    /// reset) is not an error for a caller that only wants the connection gone.
-    public static func shutdown(_ fd: CInt, how: CInt) throws(PosixError) {
-        _ = try retryingOnInterrupt("shutdown") { CLinux.shutdown(fd, how) }
     }
 
     public static func peerAddress(_ fd: CInt) throws(PosixError) -> SocketAddress {
