@@ -246,13 +246,7 @@ extension EventLoop {
 
     /// A chunked request body broke its framing after part of it was sent.
     mutating func requestBodyInvalid(_ i: UInt32) {
-        let c = Int(i)
-        detachServer(i, reusable: false)
-        if clients[c].exchange.sentToClient || clients[c].sending {
-            closeClient(i)
-        } else {
-            respondLocally(i, LocalResponses.badRequest)
-        }
+        failExchange(i, status: 400)
     }
 
     // MARK: Send
@@ -404,11 +398,10 @@ extension EventLoop {
         case .connecting:
             connectFailed(i)
         case .exchanging:
-            let e = clients[c].exchange
-            if e.waiting(clientSendPending: clients[c].sending) == .server && !e.sentToClient {
-                detachServer(i, reusable: false)
-                respondLocally(i, LocalResponses.gatewayTimeout)
-            } else {
+            switch clients[c].exchange.timedOut(clientSendPending: clients[c].sending) {
+            case .respond(let status):
+                failExchange(i, status: status)
+            case .close:
                 clientVanished(i)
             }
         case .free, .closed:

@@ -490,19 +490,17 @@ extension EventLoop {
     /// (perhaps already in its buffer).
     mutating func finishExchange(_ i: UInt32) {
         let c = Int(i)
-        let s = clients[c].server
-        let exchange = clients[c].exchange
-        guard exchange.responseSent, !servers[Int(s)].sending else { return }
-        if !exchange.requestSent {
-            // The server answered before reading the whole request.
-            detachServer(i, reusable: false)
-            lingerClose(i)
+        let s = Int(clients[c].server)
+        switch clients[c].exchange.end(serverSendPending: servers[s].sending, serverHasLeftover: !servers[s].input.isEmpty,
+                                       draining: draining) {
+        case .notYet:
             return
-        }
-        detachServer(i, reusable: exchange.serverReusable && servers[Int(s)].input.isEmpty && !draining)
-        guard exchange.clientKeepAlive && !draining else {
-            lingerClose(i)
-            return
+        case .done(let poolServer, let keepClient):
+            detachServer(i, reusable: poolServer)
+            guard keepClient else {
+                lingerClose(i)
+                return
+            }
         }
         clients[c].phase = .idle
         clients[c].exchange = Exchange()
@@ -517,12 +515,17 @@ extension EventLoop {
     /// The server connection broke or answered nonsense: 502 when the client
     /// has seen nothing of the response yet, else close.
     mutating func serverFailed(_ i: UInt32) {
+        failExchange(i, status: 502)
+    }
+
+    /// Gives up on the exchange: the server connection closes, and the client
+    /// gets `status` if it has seen nothing of a response, else a close.
+    mutating func failExchange(_ i: UInt32, status: UInt16) {
         let c = Int(i)
         detachServer(i, reusable: false)
-        if clients[c].exchange.sentToClient || clients[c].sending {
-            closeClient(i)
-        } else {
-            respondLocally(i, LocalResponses.badGateway)
+        switch clients[c].exchange.failure(status: status, clientSendPending: clients[c].sending) {
+        case .respond(let status): respondLocally(i, LocalResponses.fixed(status))
+        case .close: closeClient(i)
         }
     }
 

@@ -181,6 +181,43 @@ struct Exchange {
             && !switchingToTunnel
     }
 
+    enum End: Equatable {
+        /// Not over yet: a send is still in flight or the response is not out.
+        case notYet
+        /// Pool (or close) the server connection; keep (or linger-close) the client.
+        case done(poolServer: Bool, keepClient: Bool)
+    }
+
+    /// What happens once the response has gone out. `serverSendPending`: the
+    /// last request bytes are still in flight; `serverHasLeftover`: the
+    /// server sent bytes past the response.
+    func end(serverSendPending: Bool, serverHasLeftover: Bool, draining: Bool) -> End {
+        guard responseSent, !serverSendPending else { return .notYet }
+        // A server that answered before reading the whole request (requestSent
+        // false) leaves both connections unusable.
+        return .done(poolServer: serverReusable && !serverHasLeftover && !draining,
+                     keepClient: clientKeepAlive && !draining)
+    }
+
+    enum Failure: Equatable {
+        /// Nothing of a response reached the client: answer with this status.
+        case respond(UInt16)
+        /// The client has part of a response: all that is left is to close.
+        case close
+    }
+
+    /// The server side failed (reset, invalid response, broken body framing):
+    /// a local answer while the client has seen nothing, else a close.
+    func failure(status: UInt16, clientSendPending: Bool) -> Failure {
+        sentToClient || clientSendPending ? .close : .respond(status)
+    }
+
+    /// The exchange's deadline passed: 504 while the wait is the server's and
+    /// the client has seen nothing, else the client is the one stalling.
+    func timedOut(clientSendPending: Bool) -> Failure {
+        waiting(clientSendPending: clientSendPending) == .server && !sentToClient ? .respond(504) : .close
+    }
+
     /// Which deadline a waiting exchange is under.
     enum Wait { case client, server }
 

@@ -121,4 +121,60 @@ import Testing
         #expect(e.waiting(clientSendPending: false) == .server)
         #expect(e.waiting(clientSendPending: true) == .client)
     }
+
+    func finished(keepAlive: Bool = true) -> Exchange {
+        var e = Exchange(head: request(keepAlive: keepAlive), hashKey: 0)
+        _ = e.responseHead(response(status: 200))
+        e.requestReceived = true
+        e.requestSent = true
+        e.responseReceived = true
+        e.responseSent = true
+        return e
+    }
+
+    @Test func anExchangeEndsOnlyWhenEverySendIsDone() {
+        var e = finished()
+        #expect(e.end(serverSendPending: true, serverHasLeftover: false, draining: false) == .notYet)
+        e.responseSent = false
+        #expect(e.end(serverSendPending: false, serverHasLeftover: false, draining: false) == .notYet)
+    }
+
+    @Test(arguments: [
+        // server leftover, draining, request keep-alive → pool server, keep client
+        (false, false, true, true, true),
+        (true, false, true, false, true),
+        (false, true, true, false, false),
+        (false, false, false, false, false),
+    ])
+    func anEndedExchangeKeepsWhatCanBeKept(leftover: Bool, draining: Bool, keepAlive: Bool,
+                                           poolServer: Bool, keepClient: Bool) {
+        let e = finished(keepAlive: keepAlive)
+        #expect(e.end(serverSendPending: false, serverHasLeftover: leftover, draining: draining)
+                == .done(poolServer: poolServer, keepClient: keepClient))
+    }
+
+    @Test func aServerThatAnswersBeforeTheWholeRequestLeavesNothingReusable() {
+        var e = finished()
+        e.requestSent = false
+        #expect(e.end(serverSendPending: false, serverHasLeftover: false, draining: false)
+                == .done(poolServer: false, keepClient: false))
+    }
+
+    @Test func failuresAreAnsweredOnlyBeforeTheClientSawAResponse() {
+        var e = Exchange(head: request(), hashKey: 0)
+        #expect(e.failure(status: 502, clientSendPending: false) == .respond(502))
+        #expect(e.failure(status: 502, clientSendPending: true) == .close)
+        e.sentToClient = true
+        #expect(e.failure(status: 400, clientSendPending: false) == .close)
+    }
+
+    @Test func aTimeoutIs504OnlyWhileWaitingForTheServer() {
+        var e = Exchange(head: request(body: .contentLength(10)), hashKey: 0)
+        #expect(e.timedOut(clientSendPending: false) == .close)   // the client owes body bytes
+        e.requestSent = true
+        #expect(e.timedOut(clientSendPending: false) == .respond(504))
+        #expect(e.timedOut(clientSendPending: true) == .close)    // the client is not reading
+        e.sentToClient = true
+        #expect(e.timedOut(clientSendPending: false) == .close)   // mid-response
+    }
 }
