@@ -57,6 +57,22 @@ import Testing
         }
     }
 
+    @Test func autoStartsOneWorkerPerCPU() throws {
+        let fleet = try BackendFleet(names: ["apache1"])
+        var options = ProxyUnderTest.Options()
+        options.workers = "auto"
+        let proxy = try ProxyUnderTest(fleet: fleet, options: options)
+        let cpus = cpusAllowed(of: proxy.process.pid)
+        try proxy.process.waitForLine(containing: "tether supervisor: ready: \(cpus.count) worker", in: .stderr)
+        let children = try Self.workers(of: proxy, count: cpus.count)
+        var pinned: [Set<Int>] = []
+        #expect(eventually {
+            pinned = children.map { cpusAllowed(of: $0) }
+            return Set(pinned) == Set(cpus.map { [$0] })
+        }, "worker CPUs \(pinned), available \(cpus)")
+        #expect(try proxy.get("/").status == 200)
+    }
+
     @Test func aKilledWorkerIsReplacedWhileRequestsKeepBeingAnswered() throws {
         let fleet = try BackendFleet(names: ["apache1"])
         let proxy = try Self.twoWorkers(fleet)
