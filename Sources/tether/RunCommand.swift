@@ -31,6 +31,9 @@ struct RunCommand: ParsableCommand {
             printError("\(config): cannot compile: \(error)")
             throw ExitCode(1)
         }
+        if let user = loaded.user {
+            printError("\(config): warning: user: '\(user)' is not applied yet; workers run as the starting user")
+        }
         let cpus: [Int]
         do {
             cpus = try Posix.cpusInAffinity()

@@ -136,6 +136,16 @@ import Testing
         #expect(slow.isClosedByPeer())
     }
 
+    @Test func workersStopWhenTheSupervisorIsKilled() throws {
+        let fleet = try BackendFleet(names: ["apache1"])
+        let proxy = try Self.twoWorkers(fleet)
+        let children = try Self.workers(of: proxy, count: 2)
+        // The supervisor alone, not its process group.
+        #expect(kill(proxy.process.pid, SIGKILL) == 0)
+        #expect(try proxy.process.waitForExit() == .signaled(SIGKILL))
+        #expect(eventually { children.allSatisfy { !processExists($0) } }, "workers \(children) outlived the supervisor")
+    }
+
     @Test(arguments: [
         ("workers: 0\n", "workers: 0 is out of range"),
         ("pools: [ { name: web, servers: [] } ]\nvirtual_services: [ { name: www, listen: [\"127.0.0.1:1\"], pool: nope } ]\n", "nope"),
