@@ -102,6 +102,23 @@ import Testing
         #expect(log.contains("started: pid \(replacement)"), "\(log)")
     }
 
+    /// Each death of the same worker in quick succession doubles the wait.
+    @Test func repeatedDeathsBackOff() throws {
+        let fleet = try BackendFleet(names: ["apache1"])
+        let proxy = try Self.twoWorkers(fleet)
+        for expected in [50, 100, 200] {
+            let children = try Self.workers(of: proxy, count: 2)
+            guard let pid = children.first(where: { workerIndex(of: $0) == 0 }) else {
+                throw HarnessError("no worker 0 among \(children)\n\(proxy.process.logs)")
+            }
+            #expect(kill(pid, SIGKILL) == 0)
+            try proxy.process.waitForLine(containing: "worker 0 (pid \(pid)) killed by signal 9", in: .stderr)
+            try proxy.process.waitForLine(containing: "worker 0 restarting in \(expected) ms", in: .stderr)
+            try proxy.process.waitForLine(containing: "worker 0 started: pid ", in: .stderr)
+        }
+        #expect(try proxy.get("/").status == 200)
+    }
+
     @Test func sigtermLetsASlowRequestFinishThenExitsWithNoChildLeft() throws {
         let fleet = try BackendFleet(names: ["apache1"])
         let proxy = try Self.twoWorkers(fleet)
@@ -224,6 +241,13 @@ func cpusAllowed(of pid: pid_t) -> Set<Int> {
 func commandLine(of pid: pid_t) -> [String] {
     let text = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
     return text.split(separator: "\0").map(String.init)
+}
+
+/// The `--index` on a worker's command line.
+func workerIndex(of pid: pid_t) -> Int? {
+    let arguments = commandLine(of: pid)
+    guard let flag = arguments.firstIndex(of: "--index"), flag + 1 < arguments.count else { return nil }
+    return Int(arguments[flag + 1])
 }
 
 /// Whether `pid` is a live process (a zombie awaiting its reaper is not).
