@@ -5,7 +5,7 @@ import PackageDescription
 //   pure:    HTTPWire, RoutingTable, Selection (no Glibc, no Foundation)
 //   config:  Config (the only user of Yams)
 //   system:  CLinux (C), Posix, Ring
-//   process: Worker
+//   process: Worker, Supervisor
 //   exe:     tether
 let package = Package(
     name: "tether",
@@ -40,6 +40,7 @@ let package = Package(
 
         // Process roles.
         .target(name: "Worker", dependencies: ["HTTPWire", "RoutingTable", "Selection", "Posix", "Ring"]),
+        .target(name: "Supervisor", dependencies: ["Posix"]),
 
         // The demo/test origin server (`tether backend`); a tool, not the data path.
         .target(name: "DemoBackend"),
@@ -47,7 +48,7 @@ let package = Package(
         .executableTarget(
             name: "tether",
             dependencies: [
-                "Config", "Worker", "RoutingTable", "DemoBackend",
+                "Config", "Worker", "Supervisor", "Posix", "RoutingTable", "DemoBackend",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -57,6 +58,7 @@ let package = Package(
         .testTarget(name: "SelectionTests", dependencies: ["Selection", "RoutingTable"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "RoutingTable"]),
         .testTarget(name: "SharedStateTests", dependencies: ["SharedState"]),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "HTTPWire", "Posix", "Ring", "RoutingTable"]),
         .testTarget(name: "IntegrationTests", dependencies: ["tether"]),
     ]

@@ -1,12 +1,13 @@
 import ArgumentParser
 import Config
+import Posix
 import RoutingTable
-import Worker
+import Supervisor
 
-/// `tether run -c FILE`: serves the configuration in the foreground with one
-/// worker that binds its own listening sockets. The supervisor (worker
-/// processes per CPU, shared memory, reloads) replaces this body; the worker
-/// entry point stays the same.
+/// `tether run -c FILE`: the supervisor, in the foreground. Validates and
+/// compiles the configuration (refusing to start with every error), opens
+/// the listening sockets and runs one worker process per CPU (`tether
+/// worker`, the same binary), restarting any that die.
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
@@ -30,14 +31,49 @@ struct RunCommand: ParsableCommand {
             printError("\(config): cannot compile: \(error)")
             throw ExitCode(1)
         }
-        var worker = WorkerConfiguration(tableImage: image)
-        let drain = loaded.drainTimeout.components
-        worker.drainTimeoutMilliseconds = UInt64(drain.seconds) * 1000 + UInt64(drain.attoseconds / 1_000_000_000_000_000)
+        if let user = loaded.user {
+            printError("\(config): warning: user: '\(user)' is not applied yet; workers run as the starting user")
+        }
+        let cpus: [Int]
         do {
-            try runWorker(worker)
+            cpus = try Posix.cpusInAffinity()
         } catch {
             printError("tether: \(error)")
             throw ExitCode(1)
+        }
+        let workerCount: Int
+        switch loaded.workers {
+        case .auto: workerCount = max(1, cpus.count)
+        case .fixed(let n): workerCount = n
+        }
+        var listen: [SupervisorConfiguration.Listen] = []
+        for (service, vs) in loaded.virtualServices.enumerated() {
+            for address in vs.listen {
+                listen.append(.init(address: SocketAddress(address.address, port: address.port), service: UInt32(service)))
+            }
+        }
+        let drain = loaded.drainTimeout.components
+        let drainMilliseconds = UInt64(drain.seconds) * 1000 + UInt64(drain.attoseconds / 1_000_000_000_000_000)
+        let supervisor = SupervisorConfiguration(
+            tableImage: image, listen: listen, workerCount: workerCount, cpus: cpus,
+            drainTimeoutMilliseconds: drainMilliseconds, workerArguments: WorkerCommand.arguments(for:)
+        )
+        do {
+            try runSupervisor(supervisor)
+        } catch {
+            printError("tether: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+extension SocketAddress {
+    init(_ address: IPAddress, port: UInt16) {
+        let o = address.octets
+        if address.family == .v4 {
+            self.init(v4: (o[0], o[1], o[2], o[3]), port: port)
+        } else {
+            self.init(v6: o, port: port)
         }
     }
 }

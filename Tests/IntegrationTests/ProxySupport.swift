@@ -17,6 +17,9 @@ final class ProxyUnderTest {
         var maxHeaderBytes = "32KiB"
         var whenAllDown = "{ action: local_response, status: 503 }"
         var drainTimeout = "30s"
+        /// One worker unless a test says otherwise: round-robin order and
+        /// per-server limits are per worker until counters are shared.
+        var workers = "1"
         /// Extra servers (name, port) with no backend behind them.
         var deadServers: [(name: String, port: UInt16, headerValue: String)] = []
     }
@@ -35,6 +38,7 @@ final class ProxyUnderTest {
             servers += "      - { name: \(dead.name), address: 127.0.0.1, port: \(dead.port), header_value: \(dead.headerValue) }\n"
         }
         let yaml = """
+            workers: \(options.workers)
             drain_timeout: \(options.drainTimeout)
             persistence_profiles:
               - { name: by-x-server, type: custom_http_header, header_name: X-Server, server_down: \(options.serverDown) }

@@ -12,8 +12,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -21,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +32,16 @@ int tether_memfd_create(const char *name, unsigned int flags);
 int tether_sched_pin_to_cpu(int cpu);
 int tether_cpu_count_in_affinity(void);
 int tether_errno(void);
+// The CPUs in the calling thread's affinity mask, in ascending order: writes
+// at most `capacity` of them to `cpus` and returns how many there are, or -1.
+int tether_cpus_in_affinity(int *cpus, int capacity);
+// A close-on-exec memfd that can be sealed, and its sealing against every
+// change (MFD_ and F_SEAL_ names need _GNU_SOURCE; fcntl is variadic).
+int tether_memfd_create_sealable(const char *name);
+int tether_seal_memfd(int fd);
+char **tether_environ(void);
+// prctl is variadic.
+int tether_set_parent_death_signal(int signal);
 
 // Flag macros built from enum bit numbers, which Swift does not import.
 static const unsigned char tether_IOSQE_IO_LINK = IOSQE_IO_LINK;

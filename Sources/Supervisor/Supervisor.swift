@@ -1,0 +1,338 @@
+import CLinux
+import Posix
+
+/// What the supervisor needs: the compiled table, where to listen, how many
+/// workers on which CPUs, and how to spell a worker's command line.
+public struct SupervisorConfiguration {
+    /// One listen address of a virtual service (its table index).
+    public struct Listen {
+        public var address: SocketAddress
+        public var service: UInt32
+
+        public init(address: SocketAddress, service: UInt32) {
+            self.address = address
+            self.service = service
+        }
+    }
+
+    /// What one worker process gets; its descriptors are already in place
+    /// when it starts.
+    public struct WorkerLaunch {
+        public var index: Int
+        public var cpu: Int
+        /// The sealed memfd holding the table image.
+        public var tableDescriptor: CInt
+        /// The worker's listening sockets and the service each feeds.
+        public var listeners: [(descriptor: CInt, service: UInt32)]
+        public var drainTimeoutMilliseconds: UInt64
+        public var supervisor: pid_t
+    }
+
+    public var tableImage: [UInt8]
+    public var listen: [Listen]
+    public var workerCount: Int
+    /// Worker `i` runs on `cpus[i % cpus.count]`.
+    public var cpus: [Int]
+    public var drainTimeoutMilliseconds: UInt64
+    /// How long past the drain timeout a stopping worker may take before it
+    /// is killed.
+    public var drainMarginMilliseconds: UInt64 = 2_000
+    /// The worker's argv (argv[0] included) for a launch.
+    public var workerArguments: (WorkerLaunch) -> [String]
+    /// The program that runs a worker: this process's own binary.
+    public var executable = "/proc/self/exe"
+    public var backoff = RespawnBackoff()
+
+    public init(
+        tableImage: [UInt8], listen: [Listen], workerCount: Int, cpus: [Int],
+        drainTimeoutMilliseconds: UInt64, workerArguments: @escaping (WorkerLaunch) -> [String]
+    ) {
+        self.tableImage = tableImage
+        self.listen = listen
+        self.workerCount = workerCount
+        self.cpus = cpus
+        self.drainTimeoutMilliseconds = drainTimeoutMilliseconds
+        self.workerArguments = workerArguments
+    }
+}
+
+public enum SupervisorError: Error, CustomStringConvertible {
+    case cannotListen(String, PosixError)
+    case system(PosixError)
+    case badConfiguration(String)
+
+    public var description: String {
+        switch self {
+        case .cannotListen(let address, let error): return "cannot listen on \(address): \(error)"
+        case .system(let error): return "\(error)"
+        case .badConfiguration(let message): return message
+        }
+    }
+}
+
+/// Runs the supervisor in the foreground until it is told to stop; returns
+/// once every worker is gone. It owns the listening sockets (one
+/// SO_REUSEPORT socket per worker per address, so a restarted worker takes
+/// over its predecessor's queue), starts the workers, restarts any that die
+/// and never touches client traffic.
+///
+/// Signals: SIGTERM or SIGINT drain (each worker stops accepting and
+/// finishes its requests; a worker still running after the drain timeout is
+/// killed); SIGQUIT kills every worker at once; SIGHUP is logged and
+/// ignored until reloads exist.
+public func runSupervisor(_ configuration: SupervisorConfiguration) throws(SupervisorError) {
+    var supervisor = try Supervisor(configuration)
+    defer { supervisor.closeDescriptors() }
+    try supervisor.run()
+}
+
+struct Supervisor {
+    struct Slot {
+        var pid: pid_t = 0
+        var cpu: Int
+        var startedAt: UInt64 = 0
+        /// When to start it again; 0 when none is due.
+        var restartAt: UInt64 = 0
+        var backoff: RespawnBackoff
+        /// The supervisor's own copy of this worker's listening sockets.
+        var listeners: [CInt] = []
+    }
+
+    enum Phase {
+        case running
+        /// SIGTERM went to every worker; kill what runs after the deadline.
+        case draining(deadline: UInt64)
+        /// Everything got SIGKILL; wait this long at most for it to end.
+        case killing(deadline: UInt64)
+    }
+
+    let configuration: SupervisorConfiguration
+    var slots: [Slot] = []
+    var tableDescriptor: CInt = -1
+    var signalDescriptor: CInt = -1
+    var phase = Phase.running
+
+    init(_ configuration: SupervisorConfiguration) throws(SupervisorError) {
+        guard configuration.workerCount > 0 else { throw .badConfiguration("no workers to start") }
+        guard !configuration.cpus.isEmpty else { throw .badConfiguration("no CPU to run workers on") }
+        guard !configuration.listen.isEmpty else { throw .badConfiguration("nothing to listen on") }
+        self.configuration = configuration
+        for i in 0..<configuration.workerCount {
+            slots.append(Slot(cpu: configuration.cpus[i % configuration.cpus.count], backoff: configuration.backoff))
+        }
+        do {
+            for i in slots.indices {
+                for l in configuration.listen {
+                    slots[i].listeners.append(try Supervisor.openListener(l.address))
+                }
+            }
+            tableDescriptor = try wrap { () throws(PosixError) in
+                try Posix.sealedMemory(name: "tether-table", bytes: configuration.tableImage)
+            }
+            Posix.ignoreSignal(SIGPIPE)
+            signalDescriptor = try wrap { () throws(PosixError) in
+                try Posix.signalDescriptor([SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD])
+            }
+        } catch {
+            closeDescriptors()
+            throw error
+        }
+    }
+
+    /// A socket bound to `address` and listening, SO_REUSEPORT so that each
+    /// worker has its own accept queue.
+    static func openListener(_ address: SocketAddress) throws(SupervisorError) -> CInt {
+        do {
+            return try bindListener(address)
+        } catch {
+            throw .cannotListen("\(address)", error)
+        }
+    }
+
+    static func bindListener(_ address: SocketAddress) throws(PosixError) -> CInt {
+        let v6 = address.storage.ss_family == sa_family_t(AF_INET6)
+        let fd = try Posix.socket(family: v6 ? AF_INET6 : AF_INET, type: CInt(SOCK_STREAM.rawValue))
+        do {
+            try Posix.setOption(fd, level: SOL_SOCKET, name: SO_REUSEADDR, value: 1)
+            try Posix.setOption(fd, level: SOL_SOCKET, name: SO_REUSEPORT, value: 1)
+            try Posix.setOption(fd, level: CInt(IPPROTO_TCP), name: TCP_NODELAY, value: 1)
+            if v6 { try Posix.setOption(fd, level: CInt(IPPROTO_IPV6), name: IPV6_V6ONLY, value: 1) }
+            try Posix.bind(fd, address)
+            try Posix.listen(fd, backlog: SOMAXCONN)
+        } catch {
+            Posix.close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    mutating func closeDescriptors() {
+        for i in slots.indices {
+            for fd in slots[i].listeners { Posix.close(fd) }
+            slots[i].listeners = []
+        }
+        if tableDescriptor >= 0 { Posix.close(tableDescriptor); tableDescriptor = -1 }
+        if signalDescriptor >= 0 { Posix.close(signalDescriptor); signalDescriptor = -1 }
+    }
+
+    // MARK: The loop
+
+    mutating func run() throws(SupervisorError) {
+        let now = Posix.monotonicMilliseconds()
+        for i in slots.indices { start(i, now: now) }
+        let addresses = configuration.listen.map { "\($0.address)" }.joined(separator: ", ")
+        log("ready: \(slots.count) worker\(slots.count == 1 ? "" : "s") listening on \(addresses)")
+
+        while true {
+            _ = try wrap { () throws(PosixError) in
+                try Posix.waitReadable(signalDescriptor, timeoutMilliseconds: waitLimit())
+            }
+            while let signal = try wrap({ () throws(PosixError) in try Posix.readSignal(signalDescriptor) }) {
+                try handle(signal: signal)
+            }
+            while let (pid, exit) = try wrap({ () throws(PosixError) in try Posix.reapChild() }) {
+                ended(pid: pid, exit: exit)
+            }
+            let now = Posix.monotonicMilliseconds()
+            switch phase {
+            case .running:
+                for i in slots.indices where slots[i].pid == 0 && slots[i].restartAt != 0 && slots[i].restartAt <= now {
+                    start(i, now: now)
+                }
+            case .draining(let deadline):
+                if runningCount == 0 { log("stopped"); return }
+                if now >= deadline {
+                    log("\(runningCount) worker\(runningCount == 1 ? "" : "s") still running after the drain timeout; killing")
+                    try killAll()
+                }
+            case .killing(let deadline):
+                if runningCount == 0 { log("stopped"); return }
+                if now >= deadline {
+                    log("\(runningCount) worker\(runningCount == 1 ? "" : "s") did not end after SIGKILL; exiting anyway")
+                    return
+                }
+            }
+        }
+    }
+
+    var runningCount: Int { slots.reduce(0) { $0 + ($1.pid != 0 ? 1 : 0) } }
+
+    /// Milliseconds until the next restart or deadline; -1 when nothing is due.
+    func waitLimit() -> CInt {
+        let now = Posix.monotonicMilliseconds()
+        var due = UInt64.max
+        switch phase {
+        case .running:
+            for s in slots where s.pid == 0 && s.restartAt != 0 { due = min(due, s.restartAt) }
+        case .draining(let deadline), .killing(let deadline):
+            due = deadline
+        }
+        if due == .max { return -1 }
+        // The coarse clock ticks every few milliseconds: never wait less than one tick.
+        return CInt(min(due > now ? due - now : 0, 60_000)) + 1
+    }
+
+    mutating func handle(signal: CInt) throws(SupervisorError) {
+        switch signal {
+        case SIGTERM, SIGINT:
+            guard case .running = phase else { return }
+            log("\(signal == SIGTERM ? "SIGTERM" : "SIGINT"): draining \(runningCount) worker\(runningCount == 1 ? "" : "s") (drain timeout \(configuration.drainTimeoutMilliseconds) ms)")
+            stopListening()
+            let deadline = Posix.monotonicMilliseconds() + configuration.drainTimeoutMilliseconds + configuration.drainMarginMilliseconds
+            phase = .draining(deadline: deadline)
+            for i in slots.indices {
+                slots[i].restartAt = 0
+                if slots[i].pid != 0 {
+                    _ = try wrap { () throws(PosixError) in try Posix.sendSignal(SIGTERM, to: slots[i].pid) }
+                }
+            }
+        case SIGQUIT:
+            log("SIGQUIT: killing every worker")
+            stopListening()
+            try killAll()
+        case SIGHUP:
+            log("SIGHUP: reloading is not supported yet; the configuration in use stays")
+        default:
+            break  // SIGCHLD: the reaping after every wake handles it.
+        }
+    }
+
+    /// Closes the supervisor's copies of the listening sockets: once the
+    /// workers close theirs, new connections are refused rather than queued
+    /// where nobody accepts them.
+    mutating func stopListening() {
+        for i in slots.indices {
+            for fd in slots[i].listeners { Posix.close(fd) }
+            slots[i].listeners = []
+        }
+    }
+
+    mutating func killAll() throws(SupervisorError) {
+        for i in slots.indices {
+            slots[i].restartAt = 0
+            if slots[i].pid != 0 {
+                _ = try wrap { () throws(PosixError) in try Posix.sendSignal(SIGKILL, to: slots[i].pid) }
+            }
+        }
+        phase = .killing(deadline: Posix.monotonicMilliseconds() + 5_000)
+    }
+
+    // MARK: Workers
+
+    mutating func start(_ i: Int, now: UInt64) {
+        slots[i].restartAt = 0
+        // The worker's descriptors: 3 is the table, 4... its listeners.
+        let launch = SupervisorConfiguration.WorkerLaunch(
+            index: i, cpu: slots[i].cpu, tableDescriptor: 3,
+            listeners: configuration.listen.enumerated().map { (CInt(4 + $0.offset), $0.element.service) },
+            drainTimeoutMilliseconds: configuration.drainTimeoutMilliseconds,
+            supervisor: Posix.processID()
+        )
+        do {
+            let pid = try Posix.spawn(
+                configuration.executable, arguments: configuration.workerArguments(launch),
+                descriptors: [tableDescriptor] + slots[i].listeners,
+                defaultSignals: [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGPIPE]
+            )
+            slots[i].pid = pid
+            slots[i].startedAt = now
+            log("worker \(i) started: pid \(pid), cpu \(slots[i].cpu)")
+        } catch {
+            log("worker \(i) could not start: \(error)")
+            scheduleRestart(i, now: now, startedAt: now)
+        }
+    }
+
+    mutating func ended(pid: pid_t, exit: ChildExit) {
+        guard let i = slots.firstIndex(where: { $0.pid == pid }) else { return }
+        slots[i].pid = 0
+        guard case .running = phase else {
+            if exit != .exited(0) { log("worker \(i) (pid \(pid)) \(exit) while stopping") }
+            return
+        }
+        let now = Posix.monotonicMilliseconds()
+        log("worker \(i) (pid \(pid)) \(exit) after \(now - slots[i].startedAt) ms")
+        scheduleRestart(i, now: now, startedAt: slots[i].startedAt)
+    }
+
+    mutating func scheduleRestart(_ i: Int, now: UInt64, startedAt: UInt64) {
+        let decision = slots[i].backoff.died(at: now, startedAt: startedAt)
+        slots[i].restartAt = now + decision.delayMilliseconds
+        if decision.crashLoop {
+            log("worker \(i) is crash-looping (\(decision.recentDeaths) deaths within \(slots[i].backoff.crashLoopWindowMilliseconds / 1000) s); restarting in \(decision.delayMilliseconds) ms")
+        } else {
+            log("worker \(i) restarting in \(decision.delayMilliseconds) ms")
+        }
+    }
+}
+
+@inline(__always)
+func wrap<R>(_ body: () throws(PosixError) -> R) throws(SupervisorError) -> R {
+    do { return try body() } catch { throw .system(error) }
+}
+
+/// Log lines go to stderr, one write each.
+func log(_ message: String) {
+    var line = "tether supervisor: " + message + "\n"
+    line.withUTF8 { try? Posix.writeAll(2, UnsafeRawBufferPointer($0)) }
+}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import CLinux
+import Posix
+import Supervisor
+import Worker
+
+/// `tether worker`: one worker process, started by `tether run` with its
+/// table and listening sockets already open (not for people to run).
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "One worker process (started by `tether run`).",
+        shouldDisplay: false
+    )
+
+    @Option(help: "The worker's index.") var index: Int
+    @Option(help: "The CPU to pin the worker to.") var cpu: Int
+    @Option(help: "The inherited descriptor holding the table image.") var tableFd: CInt
+    @Option(help: "An inherited listening socket and its virtual service: FD:SERVICE.") var listener: [String]
+    @Option(help: "The drain timeout in milliseconds.") var drainMs: UInt64
+    @Option(help: "The supervisor's pid; the worker stops when it is gone.") var supervisor: Int32
+
+    static func arguments(for launch: SupervisorConfiguration.WorkerLaunch) -> [String] {
+        var out = [
+            "tether", "worker", "--index", "\(launch.index)", "--cpu", "\(launch.cpu)",
+            "--table-fd", "\(launch.tableDescriptor)", "--drain-ms", "\(launch.drainTimeoutMilliseconds)",
+            "--supervisor", "\(launch.supervisor)",
+        ]
+        for l in launch.listeners { out += ["--listener", "\(l.descriptor):\(l.service)"] }
+        return out
+    }
+
+    func run() throws {
+        var listeners: [WorkerConfiguration.Listener] = []
+        for text in listener {
+            let parts = text.split(separator: ":")
+            guard parts.count == 2, let fd = CInt(parts[0]), let service = UInt32(parts[1]) else {
+                printError("tether worker \(index): --listener \(text) is not FD:SERVICE")
+                throw ExitCode(2)
+            }
+            listeners.append(.descriptor(fd, service: service))
+        }
+        do {
+            // A worker never outlives its supervisor: SIGTERM (a drain)
+            // when it goes, and a check for it having gone already.
+            try Posix.setParentDeathSignal(SIGTERM)
+            if Posix.parentProcessID() != supervisor {
+                printError("tether worker \(index): the supervisor (pid \(supervisor)) is gone; not starting")
+                throw ExitCode(1)
+            }
+            try Posix.pinToCPU(cpu)
+            let image = try Posix.readAll(tableFd)
+            Posix.close(tableFd)
+            printError("tether worker \(index): pid \(Posix.processID()), cpu \(cpu)")
+            var worker = WorkerConfiguration(tableImage: image)
+            worker.listeners = listeners
+            worker.selectorSeed = UInt32(truncatingIfNeeded: index)
+            worker.drainTimeoutMilliseconds = drainMs
+            try runWorker(worker)
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            printError("tether worker \(index): \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
