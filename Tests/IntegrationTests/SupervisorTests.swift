@@ -18,7 +18,8 @@ import Testing
         var children: [pid_t] = []
         let found = eventually {
             children = childProcesses(of: proxy.process.pid)
-            return children.count == count && gone.isDisjoint(with: children)
+            // A just-spawned child shows the supervisor's command line until it has exec'd.
+            return children.count == count && gone.isDisjoint(with: children) && children.allSatisfy { workerIndex(of: $0) != nil }
         }
         guard found else {
             throw HarnessError("expected \(count) workers (none of \(gone)), found \(children)\n\(proxy.process.logs)")
