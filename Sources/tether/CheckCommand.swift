@@ -18,20 +18,35 @@ struct CheckCommand: ParsableCommand {
     var config: String
 
     func run() throws {
-        let result = ConfigLoader.load(path: config)
+        let clock = ContinuousClock()
+        var compiled: CompiledConfiguration?
+        let elapsed = try clock.measure { compiled = try CompiledConfiguration(path: config, refusal: "nothing was compiled") }
+        guard let compiled else { return }
+        print(Summary(config: compiled.config, spec: compiled.spec, imageBytes: compiled.image.count, compileTime: elapsed).text)
+    }
+}
+
+/// A configuration file loaded, validated and compiled into a table image,
+/// as `check`, `run` and every reload do it: every diagnostic goes to
+/// standard error, and any error exits 1 with `refusal` said.
+struct CompiledConfiguration {
+    let config: TetherConfig
+    let spec: TableSpec
+    let image: [UInt8]
+
+    init(path: String, refusal: String) throws {
+        let result = ConfigLoader.load(path: path)
         for d in result.diagnostics { printError(d.description) }
         guard let loaded = result.config, result.errors.isEmpty else {
-            printError("\(config): \(result.errors.count) error\(result.errors.count == 1 ? "" : "s"); nothing was compiled")
+            printError("\(path): \(result.errors.count) error\(result.errors.count == 1 ? "" : "s"); \(refusal)")
             throw ExitCode(1)
         }
-        let spec = compile(loaded)
-        let clock = ContinuousClock()
-        var image: [UInt8] = []
+        config = loaded
+        spec = compile(loaded)
         do {
-            let elapsed = try clock.measure { image = try TableBuilder.build(spec) }
-            print(Summary(config: loaded, spec: spec, imageBytes: image.count, compileTime: elapsed).text)
+            image = try TableBuilder.build(spec)
         } catch {
-            printError("\(config): cannot compile: \(error)")
+            printError("\(path): cannot compile: \(error)")
             throw ExitCode(1)
         }
     }
@@ -76,7 +91,7 @@ struct Summary {
         }
         lines.append("")
         let ms = Double(compileTime.components.seconds) * 1000 + Double(compileTime.components.attoseconds) / 1e15
-        lines.append("routing table: \(imageBytes) bytes, compiled in \(Int(ms * 10 + 0.5) / 10).\(Int(ms * 10 + 0.5) % 10) ms")
+        lines.append("routing table: \(imageBytes) bytes; loaded, validated and compiled in \(Int(ms * 10 + 0.5) / 10).\(Int(ms * 10 + 0.5) % 10) ms")
         return lines.joined(separator: "\n")
     }
 

@@ -18,19 +18,8 @@ struct RunCommand: ParsableCommand {
     var config: String
 
     func run() throws {
-        let result = ConfigLoader.load(path: config)
-        for d in result.diagnostics { printError(d.description) }
-        guard let loaded = result.config, result.errors.isEmpty else {
-            printError("\(config): \(result.errors.count) error\(result.errors.count == 1 ? "" : "s"); not started")
-            throw ExitCode(1)
-        }
-        let image: [UInt8]
-        do {
-            image = try TableBuilder.build(compile(loaded))
-        } catch {
-            printError("\(config): cannot compile: \(error)")
-            throw ExitCode(1)
-        }
+        let compiled = try CompiledConfiguration(path: config, refusal: "not started")
+        let loaded = compiled.config, image = compiled.image
         if let user = loaded.user {
             printError("\(config): warning: user: '\(user)' is not applied yet; workers run as the starting user")
         }
