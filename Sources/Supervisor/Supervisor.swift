@@ -111,6 +111,7 @@ struct Supervisor {
     var tableDescriptor: CInt = -1
     var signalDescriptor: CInt = -1
     var phase = Phase.running
+    let notify = SystemdNotify()
 
     init(_ configuration: SupervisorConfiguration) throws(SupervisorError) {
         guard configuration.workerCount > 0 else { throw .badConfiguration("no workers to start") }
@@ -182,6 +183,7 @@ struct Supervisor {
         for i in slots.indices { start(i, now: now) }
         let addresses = configuration.listen.map { "\($0.address)" }.joined(separator: ", ")
         log("ready: \(slots.count) worker\(slots.count == 1 ? "" : "s") listening on \(addresses)")
+        notify.ready(status: "\(slots.count) worker\(slots.count == 1 ? "" : "s") listening on \(addresses)")
 
         while true {
             _ = try wrap { () throws(PosixError) in
@@ -236,6 +238,7 @@ struct Supervisor {
         switch signal {
         case SIGTERM, SIGINT:
             guard case .running = phase else { return }
+            notify.stopping()
             log("\(signal == SIGTERM ? "SIGTERM" : "SIGINT"): draining \(runningCount) worker\(runningCount == 1 ? "" : "s") (drain timeout \(configuration.drainTimeoutMilliseconds) ms)")
             stopListening()
             let deadline = Posix.monotonicMilliseconds() + configuration.drainTimeoutMilliseconds + configuration.drainMarginMilliseconds
@@ -247,6 +250,7 @@ struct Supervisor {
                 }
             }
         case SIGQUIT:
+            notify.stopping()
             log("SIGQUIT: killing every worker")
             stopListening()
             try killAll()

@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>

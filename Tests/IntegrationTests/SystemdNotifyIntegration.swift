@@ -1,0 +1,30 @@
+import Foundation
+import Glibc
+import Testing
+
+/// `tether run` under a Type=notify unit: READY=1 once every worker runs,
+/// STOPPING=1 when SIGTERM arrives, to the socket named in NOTIFY_SOCKET.
+@Suite struct SystemdNotifyIntegration {
+    @Test(arguments: [false, true])
+    func readyAndStoppingReachTheNotifySocket(abstract: Bool) throws {
+        let fleet = try BackendFleet(names: ["apache1"])
+        let socket = try NotifySocket(abstract: abstract)
+        let port = try freeLoopbackPort()
+        let config = FileManager.default.temporaryDirectory.appendingPathComponent("notify-\(UUID().uuidString).yaml")
+        try """
+            workers: 2
+            pools:
+              - name: web
+                servers: [{ name: apache1, address: 127.0.0.1, port: \(fleet["apache1"].port) }]
+            virtual_services:
+              - { name: www, listen: ["127.0.0.1:\(port)"], pool: web }
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let proxy = try ManagedProcess(arguments: ["run", "-c", config.path], environment: ["NOTIFY_SOCKET": socket.name])
+        let ready = socket.receive()
+        #expect(ready?.hasPrefix("READY=1\nSTATUS=2 workers listening on 127.0.0.1:\(port)") == true, "\(ready ?? "nothing")\n\(proxy.logs)")
+        #expect(ready?.hasSuffix("MAINPID=\(proxy.pid)") == true)
+        try proxy.send(signal: SIGTERM)
+        #expect(socket.receive() == "STOPPING=1")
+        #expect(try proxy.waitForExit(timeout: .seconds(20)) == .exited(0))
+    }
+}
