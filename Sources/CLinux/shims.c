@@ -62,3 +62,5 @@ void tether_ignore_signal(int signal) {
     sa.sa_handler = SIG_IGN;
     sigaction(signal, &sa, NULL);
 }
+
+int tether_open(const char *path, int flags, unsigned int mode) { return open(path, flags, (mode_t)mode); }

@@ -182,6 +182,7 @@ struct Supervisor {
         let now = Posix.monotonicMilliseconds()
         for i in slots.indices { start(i, now: now) }
         let addresses = configuration.listen.map { "\($0.address)" }.joined(separator: ", ")
+        log(ListenerMigration.enable())
         log("ready: \(slots.count) worker\(slots.count == 1 ? "" : "s") listening on \(addresses)")
         notify.ready(status: "\(slots.count) worker\(slots.count == 1 ? "" : "s") listening on \(addresses)")
 

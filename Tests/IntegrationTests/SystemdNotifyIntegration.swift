@@ -23,6 +23,11 @@ import Testing
         let ready = socket.receive()
         #expect(ready?.hasPrefix("READY=1\nSTATUS=2 workers listening on 127.0.0.1:\(port)") == true, "\(ready ?? "nothing")\n\(proxy.logs)")
         #expect(ready?.hasSuffix("MAINPID=\(proxy.pid)") == true)
+        // Listener migration is set where the supervisor may, and said either way.
+        try proxy.waitForLine(containing: "tcp_migrate_req", in: .stderr)
+        if getuid() == 0 {
+            #expect((try? String(contentsOfFile: "/proc/sys/net/ipv4/tcp_migrate_req", encoding: .utf8))?.hasPrefix("1") == true)
+        }
         try proxy.send(signal: SIGTERM)
         #expect(socket.receive() == "STOPPING=1")
         #expect(try proxy.waitForExit(timeout: .seconds(20)) == .exited(0))

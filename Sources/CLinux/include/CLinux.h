@@ -33,6 +33,7 @@ int tether_memfd_create(const char *name, unsigned int flags);
 int tether_sched_pin_to_cpu(int cpu);
 int tether_cpu_count_in_affinity(void);
 int tether_errno(void);
+int tether_open(const char *path, int flags, unsigned int mode);
 // The CPUs in the calling thread's affinity mask, in ascending order: writes
 // at most `capacity` of them to `cpus` and returns how many there are, or -1.
 int tether_cpus_in_affinity(int *cpus, int capacity);
