@@ -147,12 +147,14 @@ func firstValueStop(_ base: UnsafeRawPointer, from start: Int, to end: Int) -> I
     var p = start
     // Two words per step: half the loop overhead, and the scan is bound by
     // throughput as much as by latency. Most values are 10 to 100 bytes long.
-    while p &+ 16 <= end {
+    // One induction variable against a precomputed bound (not `p + 16 <=
+    // end`): otherwise the optimizer keeps one counter per offset expression.
+    let lastPair = end &- 16
+    while p <= lastPair {
         let low = SWAR.valueStops(loadWord(base, p))
         let high = SWAR.valueStops(loadWord(base, p &+ 8))
         if low | high != 0 {
-            if low != 0 { return p &+ SWAR.firstIndex(low) }
-            return p &+ 8 &+ SWAR.firstIndex(high)
+            return p &+ (low != 0 ? SWAR.firstIndex(low) : 8 &+ SWAR.firstIndex(high))
         }
         p &+= 16
     }
