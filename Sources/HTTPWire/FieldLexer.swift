@@ -20,9 +20,12 @@ enum FieldsOutcome {
 ///
 /// Restartable: `position` is the first byte not yet examined, so a caller
 /// that runs out of bytes comes back with a longer buffer and the lexer
-/// continues where it stopped. Each byte is examined once (a CR waiting for
-/// its LF, twice); each complete line is handed to the sink once, which may
-/// read its value again.
+/// continues where it stopped. A line that is whole when its first byte is
+/// reached is searched for its CR and then its name is checked (name bytes
+/// are examined twice); a line cut short is examined byte by byte from where
+/// the last call stopped, and at most the part that was there when its first
+/// byte was reached is examined once more. Each complete line is handed to
+/// the sink once, which may read its value again.
 struct FieldLexer {
     enum Phase: UInt8 {
         case lineStart
