@@ -93,10 +93,20 @@ enum SWAR {
     }
 
     /// Bytes a field value may not hold, plus HTAB and CR, which the caller
-    /// sorts out: CTL (< 0x20) and DEL.
+    /// sorts out: CTL (< 0x20) and DEL. Exact for every byte (no borrow runs
+    /// between bytes).
+    ///
+    /// Six operations instead of `below(word, 0x20) | equal(word, 0x7F)`'s
+    /// eight, on the hottest loop of a scan: for the low seven bits `l` of a
+    /// byte, `(l + 1) & 0x7F` wraps DEL to 0 and moves 0x00...0x1F to
+    /// 0x01...0x20, so adding 0x5F reaches the high bit exactly for the bytes
+    /// 0x20...0x7E. A byte with its own high bit set (obs-text) is allowed.
+    /// No step carries out of its byte: at most 0x7F + 0x5F = 0xDE.
     @inline(__always)
     static func valueStops(_ word: UInt64) -> UInt64 {
-        below(word, 0x20) | equal(word, 0x7F)
+        let low7 = ~highs
+        let allowed = (((word & low7) &+ ones) & low7) &+ ones &* 0x5F
+        return ~(allowed | word) & highs
     }
 
     /// High bit set for each byte that is an ASCII letter, digit or "-". Only
@@ -135,7 +145,20 @@ enum SWAR {
 @inline(__always)
 func firstValueStop(_ base: UnsafeRawPointer, from start: Int, to end: Int) -> Int {
     var p = start
-    while p &+ 8 <= end {
+    // Two words per step: half the loop overhead, and the scan is bound by
+    // throughput as much as by latency. Most values are 10 to 100 bytes long.
+    // One induction variable against a precomputed bound (not `p + 16 <=
+    // end`): otherwise the optimizer keeps one counter per offset expression.
+    let lastPair = end &- 16
+    while p <= lastPair {
+        let low = SWAR.valueStops(loadWord(base, p))
+        let high = SWAR.valueStops(loadWord(base, p &+ 8))
+        if low | high != 0 {
+            return p &+ (low != 0 ? SWAR.firstIndex(low) : 8 &+ SWAR.firstIndex(high))
+        }
+        p &+= 16
+    }
+    if p &+ 8 <= end {
         let stops = SWAR.valueStops(loadWord(base, p))
         if stops != 0 { return p &+ SWAR.firstIndex(stops) }
         p &+= 8

@@ -242,3 +242,32 @@ func everyBytePairIsClassifiedLikeTheRFC(_ first: Int) {
         }
     }
 }
+
+/// Every byte value at every lane of two words, in a header name and in a
+/// value: the one-shot scan (which takes the whole-line path: CR first, then
+/// the colon) must give exactly the answer, reason included, of the same
+/// bytes fed one at a time (which takes the step-by-step path).
+@Test(arguments: 0...255)
+func wholeLinesAndBytewiseFeedingAgree(_ value: Int) {
+    let b = UInt8(value)
+    for lane in 0..<24 {
+        let pad = Array(repeating: UInt8(ascii: "n"), count: lane)
+        let cases = [
+            bytes("GET / HTTP/1.1\r\nHost: a\r\nX") + pad + [b] + bytes("y: v\r\nAccept: */*\r\n\r\n"),
+            bytes("GET / HTTP/1.1\r\nHost: a\r\nX-Server: v") + pad + [b] + bytes("w\r\nAccept: */*\r\n\r\n"),
+            bytes("GET / HTTP/1.1\r\nHost: a\r\nX-Server:") + pad + [b] + bytes("\r\nAccept: */*\r\n\r\n"),
+        ]
+        for request in cases {
+            let whole = scanRequest(request)
+            var scanner = RequestHeadScanner(maxHeadBytes: 32 * 1024)
+            var bytewise = ScanResult<RequestHead>.incomplete
+            withWanted { wanted in
+                for count in 1...request.count {
+                    bytewise = withExactBuffer(request, count: count) { scanner.scan($0, wanted: wanted) }
+                    if bytewise != .incomplete { break }
+                }
+            }
+            #expect(whole == bytewise, "byte \(b) lane \(lane): \(whole) one-shot, \(bytewise) byte by byte")
+        }
+    }
+}
