@@ -62,3 +62,7 @@ void tether_ignore_signal(int signal) {
     sa.sa_handler = SIG_IGN;
     sigaction(signal, &sa, NULL);
 }
+
+int tether_open(const char *path, int flags, unsigned mode) {
+    return open(path, flags | O_CLOEXEC, (mode_t)mode);
+}

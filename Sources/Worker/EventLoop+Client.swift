@@ -205,14 +205,17 @@ extension EventLoop {
             value = UnsafeRawBufferPointer(start: buffers.address(clients[c].input.id) + Int(clients[c].input.start) + v.start,
                                            count: v.count)
         }
+        clients[c].exchange.tableGeneration = tableGeneration
         let decision = selector.route(pool: service.pool, persistenceValue: value, hashKey: exchange.hashKey,
                                       excluding: excluding, load: counters)
         switch decision {
         case .forward(let server, let reason):
+            let slot = serverStateSlots[Int(server)]
             clients[c].exchange.server = server
+            clients[c].exchange.stateSlot = slot
             clients[c].exchange.countedInFlight = true
             clients[c].exchange.retryAllowed = reason != .pinned || pools[Int(service.pool)].serverDown == .immediate
-            counters.increment(serverStateSlots[Int(server)])
+            counters.increment(slot)
             if let s = takePooled(server) {
                 attach(s, to: i)
                 sendRequestHead(i)

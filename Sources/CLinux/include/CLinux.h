@@ -59,4 +59,7 @@ static inline void tether_sqe_set_buf_group(struct io_uring_sqe *sqe, unsigned s
 int tether_block_signals_and_open_signalfd(const int *signals, int count);
 void tether_ignore_signal(int signal);
 
+// open(2) is variadic; Swift cannot call it.
+int tether_open(const char *path, int flags, unsigned mode);
+
 #endif
