@@ -182,9 +182,12 @@ struct Supervisor {
         let pid = Posix.processID()
         do throws(PosixError) {
             try Posix.makeDirectory(directory)
+            // A fresh file renamed over any earlier one: a stale region is
+            // never reused, and readers see either the old file or the new.
             let path = directory + "/state"
-            unlink(path)  // a stale region of an earlier run is never reused
-            stateDescriptor = try Posix.open(path, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o600)
+            let fresh = path + ".\(pid)"
+            unlink(fresh)
+            stateDescriptor = try Posix.open(fresh, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o600)
             try Posix.setFileSize(stateDescriptor, bytes: size)
             let base = try Posix.mapShared(stateDescriptor, bytes: size, writable: true)
             let region = SharedRegion.initialize(base, size: size, workers: workers, servers: configuration.serverSlotCapacity,
@@ -193,6 +196,7 @@ struct Supervisor {
             region.publish(TableDescriptor(generation: 1, supervisorPID: pid, fd: tableDescriptor,
                                            size: UInt64(configuration.tableImage.count), publishedAtMs: Supervisor.wallMilliseconds()))
             self.region = region
+            if rename(fresh, path) != 0 { throw PosixError("rename", errno: tether_errno()) }
             pidFile = directory + "/tether.pid"
             let pidFD = try Posix.open(pidFile, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
             defer { Posix.close(pidFD) }
