@@ -87,7 +87,7 @@ extension EventLoop {
     mutating func followTable(_ region: SharedRegion) {
         let current = region.currentGeneration()
         if current != tableGeneration && current != refusedGeneration { switchTable(region, to: current) }
-        if !retiredTables.isEmpty && now >= nextReclaimCheck { reclaimTables(region) }
+        if !retiredTables.isEmpty && now >= nextReclaimCheck { reclaimTables() }
     }
 
     /// Maps the table of `generation` from the supervisor's memfd, checks
@@ -157,13 +157,16 @@ extension EventLoop {
         table = next
         let previous = tableGeneration
         tableGeneration = generation
+        // The epoch is the generation new requests use: the supervisor may
+        // close older tables' descriptors (this worker has its mappings),
+        // and `tether reload` counts this worker as switched.
+        region.worker(workerIndex).announce(epoch: generation)
         log("table generation \(generation) live (was \(previous)): \(next.serverCount) servers")
-        reclaimTables(region)
+        reclaimTables()
     }
 
-    /// Unmaps retired tables no exchange in progress was routed with, and
-    /// announces the oldest generation still held.
-    mutating func reclaimTables(_ region: SharedRegion) {
+    /// Unmaps retired tables no exchange in progress was routed with.
+    mutating func reclaimTables() {
         var oldestInUse = tableGeneration
         for c in 0..<clientCapacity {
             switch clients[c].phase {
@@ -178,9 +181,6 @@ extension EventLoop {
             }
             return false
         }
-        var epoch = tableGeneration
-        for r in retiredTables { epoch = min(epoch, r.generation) }
-        region.worker(workerIndex).announce(epoch: epoch)
         nextReclaimCheck = now + 20
     }
 

@@ -147,4 +147,45 @@ import Testing
         // Once it is done, the count is back to zero in every worker.
         #expect(try eventually { try proxy.get("/", headers: ["X-Server: server1"]).status == 200 })
     }
+
+    @Test func serverStateFollowsTheServerAcrossAReloadThatReordersThePool() throws {
+        let fleet = try BackendFleet(names: ["apache1", "apache2"])
+        var options = Self.twoWorkers {
+            $0.maxConnectionsPerServer = 1
+            $0.serverDown = "never"
+        }
+        let proxy = try ProxyUnderTest(fleet: fleet, options: options)
+        let slow = try proxy.connect()
+        try slow.send("GET /slow/3000 HTTP/1.1\r\nHost: t\r\nX-Server: server1\r\n\r\n")
+        #expect(try eventually { try proxy.get("/", headers: ["X-Server: server1"]).status == 503 })
+
+        // apache1 moves to index 1 and answers to a new value: its state
+        // slot, and the request in flight on it, stay.
+        options.headerValues = ["server7", "server2"]
+        try proxy.writeConfig(options)
+        var yaml = try String(contentsOf: proxy.configURL, encoding: .utf8)
+        let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+        let servers = lines.indices.filter { lines[$0].contains("- { name: apache") }
+        var reordered = lines
+        reordered.swapAt(servers[0], servers[1])
+        yaml = reordered.joined(separator: "\n")
+        try yaml.write(to: proxy.configURL, atomically: true, encoding: .utf8)
+        let reload = try proxy.reload()
+        #expect(reload.status == .exited(0), "\(reload.stderr)")
+
+        let during = try proxy.get("/", headers: ["X-Server: server7"])
+        #expect(during.status == 503, "apache1 still has its one request in flight")
+        #expect(try proxy.get("/", headers: ["X-Server: server2"]).header("X-Backend") == "apache2")
+        let finished = try slow.readResponse()
+        #expect(finished.status == 200)
+        #expect(finished.header("X-Backend") == "apache1")
+        #expect(try eventually { try proxy.get("/", headers: ["X-Server: server7"]).header("X-Backend") == "apache1" })
+    }
+
+    @Test func reloadWithoutARunningTetherSaysSo() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tether-none-\(UUID().uuidString)")
+        let command = try ManagedProcess(arguments: ["reload", "--runtime-dir", directory.path], label: "tether reload")
+        #expect(try command.waitForExit() == .exited(1))
+        #expect(command.output(.stderr).contains("no running tether in \(directory.path)"), "\(command.logs)")
+    }
 }
