@@ -206,16 +206,27 @@ extension EventLoop {
                                            count: v.count)
         }
         clients[c].exchange.tableGeneration = tableGeneration
-        let decision = selector.route(pool: service.pool, persistenceValue: value, hashKey: exchange.hashKey,
+        let limit = pools[Int(service.pool)].maxConnectionsPerServer
+        var decision = selector.route(pool: service.pool, persistenceValue: value, hashKey: exchange.hashKey,
                                       excluding: excluding, load: counters)
+        // The selector saw room on the server; another worker may have
+        // taken it since. Decide again with the count that won (bounded:
+        // the last loser gets a 503).
+        var attempts = 0
+        while case .forward(let server, _) = decision, !counters.reserve(serverStateSlots[Int(server)], limit: limit) {
+            attempts += 1
+            decision = attempts < 4
+                ? selector.route(pool: service.pool, persistenceValue: value, hashKey: exchange.hashKey,
+                                 excluding: excluding, load: counters)
+                : .respond(status: 503, retryAfter: 0)
+        }
         switch decision {
         case .forward(let server, let reason):
-            let slot = serverStateSlots[Int(server)]
+            let slot = serverStateSlots[Int(server)]  // reserved above
             clients[c].exchange.server = server
             clients[c].exchange.stateSlot = slot
             clients[c].exchange.countedInFlight = true
             clients[c].exchange.retryAllowed = reason != .pinned || pools[Int(service.pool)].serverDown == .immediate
-            counters.increment(slot)
             if let s = takePooled(server) {
                 attach(s, to: i)
                 sendRequestHead(i)

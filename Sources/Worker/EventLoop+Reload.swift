@@ -41,7 +41,8 @@ struct TableSettings {
             let pool = table.pool(UInt32(p))
             pools[p] = PoolSettings(persistenceName: pool.hasPersistence ? pool.persistenceHeader : nil,
                                     hashName: pool.hashHeader,
-                                    serverDown: pool.serverDown)
+                                    serverDown: pool.serverDown,
+                                    maxConnectionsPerServer: pool.maxConnectionsPerServer)
         }
         let count = table.serverCount
         serverAddresses = .allocate(capacity: max(1, count))

@@ -34,6 +34,8 @@ struct PoolSettings {
     var persistenceName: UnsafeRawBufferPointer?
     var hashName: UnsafeRawBufferPointer?
     var serverDown: ServerDownPolicy
+    /// 0: no limit.
+    var maxConnectionsPerServer: UInt32
 }
 
 struct HeldAccept {

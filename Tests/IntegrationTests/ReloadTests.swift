@@ -64,9 +64,10 @@ import Testing
         #expect(moved.status == .exited(1))
         #expect(moved.stderr.contains("listen addresses changed: restart tether to apply"), "\(moved.stderr)")
 
-        // A good configuration afterwards applies as the next generation.
+        // A good configuration afterwards applies as the next generation
+        // (`-c`: the runtime directory comes from the configuration).
         try proxy.writeConfig(options)
-        let applied = try proxy.reload()
+        let applied = try proxy.reload(arguments: ["-c", proxy.configURL.path])
         #expect(applied.status == .exited(0), "\(applied.stderr)")
         #expect(applied.stdout.hasPrefix("reload applied: generation 2,"), "\(applied.stdout)")
     }
@@ -155,9 +156,12 @@ import Testing
             $0.serverDown = "never"
         }
         let proxy = try ProxyUnderTest(fleet: fleet, options: options)
+        // The slow request reaches apache1 (the only connection open there
+        // besides the /stats one) before anything else asks for it.
         let slow = try proxy.connect()
         try slow.send("GET /slow/3000 HTTP/1.1\r\nHost: t\r\nX-Server: server1\r\n\r\n")
-        #expect(try eventually { try proxy.get("/", headers: ["X-Server: server1"]).status == 503 })
+        #expect(try eventually { try fleet.stats("apache1")["open"] ?? 0 >= 2 })
+        #expect(try proxy.get("/", headers: ["X-Server: server1"]).status == 503)
 
         // apache1 moves to index 1 and answers to a new value: its state
         // slot, and the request in flight on it, stay.
@@ -187,5 +191,19 @@ import Testing
         let command = try ManagedProcess(arguments: ["reload", "--runtime-dir", directory.path], label: "tether reload")
         #expect(try command.waitForExit() == .exited(1))
         #expect(command.output(.stderr).contains("no running tether in \(directory.path)"), "\(command.logs)")
+    }
+
+    @Test func aRespawnedWorkerStartsOnTheReloadedTable() throws {
+        let fleet = try BackendFleet(names: ["apache1", "apache2"])
+        var options = Self.twoWorkers()
+        let proxy = try ProxyUnderTest(fleet: fleet, options: options)
+        let before = try SupervisorTests.workers(of: proxy, count: 2)
+        options.headerValues = ["server2", "server1"]
+        try proxy.writeConfig(options)
+        #expect(try proxy.reload().status == .exited(0))
+        for pid in before { kill(pid, SIGKILL) }
+        _ = try SupervisorTests.workers(of: proxy, count: 2, excluding: Set(before))
+        #expect(try eventually { (try? Self.backends(for: "server1", count: 20, proxy: proxy)) == ["apache2": 20] },
+                "\(proxy.process.logs)")
     }
 }
