@@ -65,6 +65,7 @@ extension EventLoop {
 
     /// Starts serving an accepted connection in slot `slot`.
     mutating func openClient(_ slot: UInt32, fd: CInt, listener l: Int) {
+        if Int(slot) >= clientHighWater { clientHighWater = Int(slot) + 1 }
         let i = Int(slot)
         let service = Int(listeners[l].service)
         clients[i].fd = fd

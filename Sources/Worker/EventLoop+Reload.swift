@@ -169,7 +169,7 @@ extension EventLoop {
     /// Unmaps retired tables no exchange in progress was routed with.
     mutating func reclaimTables() {
         var oldestInUse = tableGeneration
-        for c in 0..<clientCapacity {
+        for c in 0..<clientHighWater {
             switch clients[c].phase {
             case .free, .idle, .head, .tunnel: continue  // a tunnel reads no table
             default: oldestInUse = min(oldestInUse, clients[c].exchange.tableGeneration)
@@ -182,7 +182,7 @@ extension EventLoop {
             }
             return false
         }
-        nextReclaimCheck = now + 20
+        nextReclaimCheck = now + 50
     }
 
     /// The current table's index of the server in state slot `slot`, or

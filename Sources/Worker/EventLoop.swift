@@ -126,6 +126,8 @@ struct EventLoop: ~Copyable {
     var drainDeadline: UInt64 = 0
     let drainMilliseconds: UInt64
     var openClients = 0
+    /// One past the highest client slot ever used (slots are taken lowest first).
+    var clientHighWater = 0
     /// Every client slot is in use: accepts are cancelled, and connections
     /// wait in the kernel's backlog until a slot frees.
     var acceptPaused = false
@@ -350,7 +352,7 @@ struct EventLoop: ~Copyable {
         }
         if starvedCount > 0 { limit = min(limit ?? 10, 10) }
         // A new table is noticed on the next wake; an idle worker wakes to look.
-        if region != nil { limit = min(limit ?? 200, retiredTables.isEmpty ? 200 : 20) }
+        if region != nil { limit = min(limit ?? 200, retiredTables.isEmpty ? 200 : 50) }
         for l in 0..<listenerCount where listeners[l].retryAt > 0 {
             let left = listeners[l].retryAt > now ? listeners[l].retryAt - now : 0
             limit = min(limit ?? left, left)

@@ -127,6 +127,28 @@ import Testing
         let (requests, failures) = tally.lock.withLock { (tally.requests, tally.failures) }
         #expect(failures.isEmpty, "\(failures.prefix(5))\n\(proxy.process.logs)")
         #expect(requests > 20)
+
+        // Old tables are reclaimed: the supervisor keeps only the current
+        // table's memfd open, each worker maps only the current table.
+        func tableDescriptors(_ pid: pid_t) -> Int {
+            let directory = "/proc/\(pid)/fd"
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            return entries.filter {
+                ((try? FileManager.default.destinationOfSymbolicLink(atPath: "\(directory)/\($0)")) ?? "").contains("tether-table")
+            }.count
+        }
+        func tableMappings(_ pid: pid_t) -> Int {
+            // /proc files have no size: read to the end, not by stat.
+            let data = FileHandle(forReadingAtPath: "/proc/\(pid)/maps")?.readDataToEndOfFile() ?? Data()
+            let maps = String(decoding: data, as: UTF8.self)
+            return maps.split(separator: "\n").filter { $0.contains("tether-table") }.count
+        }
+        let workers = try SupervisorTests.workers(of: proxy, count: 2)
+        var seen = ""
+        #expect(eventually {
+            seen = "supervisor fds \(tableDescriptors(proxy.process.pid)), worker mappings \(workers.map(tableMappings))"
+            return tableDescriptors(proxy.process.pid) == 1 && workers.allSatisfy { tableMappings($0) == 1 }
+        }, "\(seen)")
     }
 
     @Test func aPinnedLimitHoldsAcrossWorkers() throws {
