@@ -39,8 +39,8 @@ let package = Package(
         .target(name: "SharedState"),
 
         // Process roles.
-        .target(name: "Worker", dependencies: ["HTTPWire", "RoutingTable", "Selection", "Posix", "Ring"]),
-        .target(name: "Supervisor", dependencies: ["Posix"]),
+        .target(name: "Worker", dependencies: ["HTTPWire", "RoutingTable", "Selection", "Posix", "Ring", "SharedState"]),
+        .target(name: "Supervisor", dependencies: ["Posix", "SharedState"]),
 
         // The demo/test origin server (`tether backend`); a tool, not the data path.
         .target(name: "DemoBackend"),
@@ -48,7 +48,7 @@ let package = Package(
         .executableTarget(
             name: "tether",
             dependencies: [
-                "Config", "Worker", "Supervisor", "Posix", "RoutingTable", "DemoBackend",
+                "Config", "Worker", "Supervisor", "Posix", "RoutingTable", "DemoBackend", "SharedState",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

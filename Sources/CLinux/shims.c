@@ -63,4 +63,6 @@ void tether_ignore_signal(int signal) {
     sigaction(signal, &sa, NULL);
 }
 
-int tether_open(const char *path, int flags, unsigned int mode) { return open(path, flags, (mode_t)mode); }
+int tether_open(const char *path, int flags, unsigned mode) {
+    return open(path, flags | O_CLOEXEC, (mode_t)mode);
+}

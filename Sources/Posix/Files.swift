@@ -1,11 +1,6 @@
 import CLinux
 
 extension Posix {
-    /// Opens `path` (close-on-exec always added).
-    public static func open(_ path: String, flags: CInt, mode: mode_t = 0) throws(PosixError) -> CInt {
-        try retryingOnInterrupt("open") { tether_open(path, flags | O_CLOEXEC, UInt32(mode)) }
-    }
-
     /// Replaces the contents of an existing file such as a /proc/sys entry.
     public static func writeFile(_ path: String, _ text: String) throws(PosixError) {
         let fd = try open(path, flags: O_WRONLY | O_TRUNC)

@@ -63,6 +63,41 @@ public enum Posix {
         return p!
     }
 
+    /// A shared mapping of `bytes` of the file `fd` from offset 0.
+    public static func mapShared(_ fd: CInt, bytes: Int, writable: Bool) throws(PosixError) -> UnsafeMutableRawPointer {
+        let protection = writable ? PROT_READ | PROT_WRITE : PROT_READ
+        let p = mmap(nil, bytes, protection, MAP_SHARED, fd, 0)
+        if p == nil || p == UnsafeMutableRawPointer(bitPattern: -1) {
+            throw PosixError("mmap", errno: tether_errno())
+        }
+        return p!
+    }
+
+    /// Opens `path` (close-on-exec).
+    public static func open(_ path: String, flags: CInt, mode: UInt32 = 0o600) throws(PosixError) -> CInt {
+        try retryingOnInterrupt("open") { tether_open(path, flags, mode) }
+    }
+
+    /// Sets the size of the file `fd`.
+    public static func setFileSize(_ fd: CInt, bytes: Int) throws(PosixError) {
+        _ = try retryingOnInterrupt("ftruncate") { ftruncate(fd, off_t(bytes)) }
+    }
+
+    /// The size of the file `fd`.
+    public static func fileSize(_ fd: CInt) throws(PosixError) -> Int {
+        var st = stat()
+        _ = try retryingOnInterrupt("fstat") { fstat(fd, &st) }
+        return Int(st.st_size)
+    }
+
+    /// Creates the directory `path` (mode 0700) unless it exists.
+    public static func makeDirectory(_ path: String) throws(PosixError) {
+        if mkdir(path, 0o700) != 0 {
+            let err = tether_errno()
+            if err != EEXIST { throw PosixError("mkdir", errno: err) }
+        }
+    }
+
     public static func unmap(_ p: UnsafeMutableRawPointer, bytes: Int) {
         if munmap(p, bytes) != 0 { crashOnProgrammingError("munmap", tether_errno()) }
     }

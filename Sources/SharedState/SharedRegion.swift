@@ -157,6 +157,13 @@ public struct SharedRegion: @unchecked Sendable {
         return ServerSlot(base + Self.controlSize + workerCapacity * Self.workerSlotSize + Int(slot) * Self.serverSlotSize)
     }
 
+    /// Where server slot 0 starts and the bytes from one slot to the next:
+    /// a slot's down bits are the `UInt32` at offset 0, its in-flight count
+    /// the one at offset 4 (for `ServerCounters` of the workers).
+    public var serverSlots: (base: UnsafeMutableRawPointer, stride: Int) {
+        (base + Self.controlSize + workerCapacity * Self.workerSlotSize, Self.serverSlotSize)
+    }
+
     /// The oldest generation any online worker may still be reading; tables
     /// older than this can be reclaimed (quiescent-state reclamation).
     public func oldestGenerationInUse() -> UInt64 {

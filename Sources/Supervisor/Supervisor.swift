@@ -1,5 +1,6 @@
 import CLinux
 import Posix
+import SharedState
 
 /// What the supervisor needs: the compiled table, where to listen, how many
 /// workers on which CPUs, and how to spell a worker's command line.
@@ -22,6 +23,10 @@ public struct SupervisorConfiguration {
         public var cpu: Int
         /// The sealed memfd holding the table image.
         public var tableDescriptor: CInt
+        /// The generation of that table.
+        public var generation: UInt64
+        /// The shared state region (`SharedRegion`), mapped shared.
+        public var stateDescriptor: CInt
         /// The worker's listening sockets and the service each feeds.
         public var listeners: [(descriptor: CInt, service: UInt32)]
         public var drainTimeoutMilliseconds: UInt64
@@ -42,11 +47,28 @@ public struct SupervisorConfiguration {
     /// The program that runs a worker: this process's own binary.
     public var executable = "/proc/self/exe"
     public var backoff = RespawnBackoff()
+    /// Where the shared state (`state`) and the pid file (`tether.pid`) live.
+    public var runtimeDirectory: String
+    /// Server state slots the shared region holds (reloads may add servers
+    /// up to this many distinct identities).
+    public var serverSlotCapacity: Int = 65_536
+    /// SIGHUP: re-reads the configuration; nil refuses every reload.
+    public var reload: (() -> ReloadResult)? = nil
+
+    /// What a reload produced.
+    public enum ReloadResult {
+        /// A new table, and what it listens on and how many workers it wants.
+        case table(image: [UInt8], listen: [Listen], workerCount: Int)
+        /// The configuration is invalid: every error, one per element.
+        case refused([String])
+    }
 
     public init(
         tableImage: [UInt8], listen: [Listen], workerCount: Int, cpus: [Int],
-        drainTimeoutMilliseconds: UInt64, workerArguments: @escaping (WorkerLaunch) -> [String]
+        drainTimeoutMilliseconds: UInt64, runtimeDirectory: String,
+        workerArguments: @escaping (WorkerLaunch) -> [String]
     ) {
+        self.runtimeDirectory = runtimeDirectory
         self.tableImage = tableImage
         self.listen = listen
         self.workerCount = workerCount
@@ -60,12 +82,14 @@ public enum SupervisorError: Error, CustomStringConvertible {
     case cannotListen(String, PosixError)
     case system(PosixError)
     case badConfiguration(String)
+    case cannotCreateState(String, PosixError)
 
     public var description: String {
         switch self {
         case .cannotListen(let address, let error): return "cannot listen on \(address): \(error)"
         case .system(let error): return "\(error)"
         case .badConfiguration(let message): return message
+        case .cannotCreateState(let directory, let error): return "cannot create the shared state in \(directory): \(error)"
         }
     }
 }
@@ -78,8 +102,10 @@ public enum SupervisorError: Error, CustomStringConvertible {
 ///
 /// Signals: SIGTERM or SIGINT drain (each worker stops accepting and
 /// finishes its requests; a worker still running after the drain timeout is
-/// killed); SIGQUIT kills every worker at once; SIGHUP is logged and
-/// ignored until reloads exist.
+/// killed); SIGQUIT kills every worker at once; SIGHUP reloads: the
+/// configuration is read again and, when valid, its table is published as
+/// the next generation (workers switch between requests); when not, the old
+/// table keeps serving and the errors are logged and recorded.
 public func runSupervisor(_ configuration: SupervisorConfiguration) throws(SupervisorError) {
     var supervisor = try Supervisor(configuration)
     defer { supervisor.closeDescriptors() }
@@ -109,9 +135,16 @@ struct Supervisor {
     let configuration: SupervisorConfiguration
     var slots: [Slot] = []
     var tableDescriptor: CInt = -1
+    var generation: UInt64 = 1
+    /// Tables no longer current, kept open until no worker can still open them.
+    var retiredTables: [(generation: UInt64, fd: CInt)] = []
     var signalDescriptor: CInt = -1
     var phase = Phase.running
     let notify = SystemdNotify()
+    var stateDescriptor: CInt = -1
+    var region: SharedRegion? = nil
+    var pidFile = ""
+    var reloadAttempts: UInt64 = 0
 
     init(_ configuration: SupervisorConfiguration) throws(SupervisorError) {
         guard configuration.workerCount > 0 else { throw .badConfiguration("no workers to start") }
@@ -130,6 +163,7 @@ struct Supervisor {
             tableDescriptor = try wrap { () throws(PosixError) in
                 try Posix.sealedMemory(name: "tether-table", bytes: configuration.tableImage)
             }
+            try openSharedState()
             Posix.ignoreSignal(SIGPIPE)
             signalDescriptor = try wrap { () throws(PosixError) in
                 try Posix.signalDescriptor([SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD])
@@ -138,6 +172,50 @@ struct Supervisor {
             closeDescriptors()
             throw error
         }
+    }
+
+    /// Creates `runtime_dir/state` (0600), maps it shared, lays out the
+    /// region, publishes the first table and writes `runtime_dir/tether.pid`.
+    mutating func openSharedState() throws(SupervisorError) {
+        let directory = configuration.runtimeDirectory
+        let workers = configuration.workerCount
+        let size = SharedRegion.size(workers: workers, servers: configuration.serverSlotCapacity)
+        let pid = Posix.processID()
+        do throws(PosixError) {
+            try Posix.makeDirectory(directory)
+            // A fresh file renamed over any earlier one: a stale region is
+            // never reused, and readers see either the old file or the new.
+            let path = directory + "/state"
+            let fresh = path + ".\(pid)"
+            unlink(fresh)
+            stateDescriptor = try Posix.open(fresh, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o600)
+            try Posix.setFileSize(stateDescriptor, bytes: size)
+            let base = try Posix.mapShared(stateDescriptor, bytes: size, writable: true)
+            let region = SharedRegion.initialize(base, size: size, workers: workers, servers: configuration.serverSlotCapacity,
+                                                 supervisorPID: pid, nowMs: Supervisor.wallMilliseconds())
+            for i in 0..<workers { region.worker(i).announce(epoch: WorkerSlot.offline) }
+            region.publish(TableDescriptor(generation: 1, supervisorPID: pid, fd: tableDescriptor,
+                                           size: UInt64(configuration.tableImage.count), publishedAtMs: Supervisor.wallMilliseconds()))
+            self.region = region
+            if rename(fresh, path) != 0 { throw PosixError("rename", errno: tether_errno()) }
+            pidFile = directory + "/tether.pid"
+            let pidFD = try Posix.open(pidFile, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+            defer { Posix.close(pidFD) }
+            var text = "\(pid)\n"
+            var failure: PosixError? = nil
+            text.withUTF8 { b in
+                do throws(PosixError) { try Posix.writeAll(pidFD, UnsafeRawBufferPointer(b)) } catch { failure = error }
+            }
+            if let failure { throw failure }
+        } catch {
+            throw .cannotCreateState(directory, error)
+        }
+    }
+
+    static func wallMilliseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
     }
 
     /// A socket bound to `address` and listening, SO_REUSEPORT so that each
@@ -173,6 +251,10 @@ struct Supervisor {
             slots[i].listeners = []
         }
         if tableDescriptor >= 0 { Posix.close(tableDescriptor); tableDescriptor = -1 }
+        for t in retiredTables { Posix.close(t.fd) }
+        retiredTables = []
+        if stateDescriptor >= 0 { Posix.close(stateDescriptor); stateDescriptor = -1 }
+        if !pidFile.isEmpty { unlink(pidFile); pidFile = "" }
         if signalDescriptor >= 0 { Posix.close(signalDescriptor); signalDescriptor = -1 }
     }
 
@@ -197,6 +279,7 @@ struct Supervisor {
                 ended(pid: pid, exit: exit)
             }
             let now = Posix.monotonicMilliseconds()
+            reclaimTables()
             switch phase {
             case .running:
                 for i in slots.indices where slots[i].pid == 0 && slots[i].restartAt != 0 && slots[i].restartAt <= now {
@@ -230,6 +313,7 @@ struct Supervisor {
         case .draining(let deadline), .killing(let deadline):
             due = deadline
         }
+        if !retiredTables.isEmpty { due = min(due, now + 100) }  // poll for reclamation
         if due == .max { return -1 }
         // The coarse clock ticks every few milliseconds: never wait less than one tick.
         return CInt(min(due > now ? due - now : 0, 60_000)) + 1
@@ -256,7 +340,10 @@ struct Supervisor {
             stopListening()
             try killAll()
         case SIGHUP:
-            log("SIGHUP: reloading is not supported yet; the configuration in use stays")
+            guard case .running = phase else { return }
+            notify.reloading(monotonicMicroseconds: Posix.monotonicMilliseconds() * 1000)
+            reload()
+            notify.reloaded(status: "generation \(generation)")
         default:
             break  // SIGCHLD: the reaping after every wake handles it.
         }
@@ -282,21 +369,82 @@ struct Supervisor {
         phase = .killing(deadline: Posix.monotonicMilliseconds() + 5_000)
     }
 
+    // MARK: Reloads
+
+    /// Reads the configuration again; publishes its table as the next
+    /// generation, or keeps the current one and records why.
+    mutating func reload() {
+        guard let region else { return }
+        reloadAttempts += 1
+        let attempt = reloadAttempts
+        func refuse(_ errors: [String]) {
+            for e in errors { log("reload refused: \(e)") }
+            log("reload \(attempt) refused; generation \(generation) keeps serving")
+            region.record(ReloadRecord(attempt: attempt, outcome: .refused, generation: generation,
+                                       atMs: Supervisor.wallMilliseconds(), message: errors.joined(separator: "\n")))
+        }
+        guard let load = configuration.reload else {
+            refuse(["this supervisor was started without a configuration file to reload"])
+            return
+        }
+        switch load() {
+        case .refused(let errors):
+            refuse(errors.isEmpty ? ["the configuration is invalid"] : errors)
+        case .table(let image, let listen, let workerCount):
+            let old = configuration.listen.map { "\($0.address)/\($0.service)" }
+            let new = listen.map { "\($0.address)/\($0.service)" }
+            if old != new {
+                refuse(["listen addresses changed: restart tether to apply"])
+                return
+            }
+            if workerCount != configuration.workerCount {
+                refuse(["workers changed from \(configuration.workerCount) to \(workerCount): restart tether to apply"])
+                return
+            }
+            let fd: CInt
+            do {
+                fd = try Posix.sealedMemory(name: "tether-table", bytes: image)
+            } catch {
+                refuse(["cannot store the new table: \(error)"])
+                return
+            }
+            retiredTables.append((generation, tableDescriptor))
+            tableDescriptor = fd
+            generation += 1
+            region.publish(TableDescriptor(generation: generation, supervisorPID: Posix.processID(), fd: fd,
+                                           size: UInt64(image.count), publishedAtMs: Supervisor.wallMilliseconds()))
+            region.record(ReloadRecord(attempt: attempt, outcome: .applied, generation: generation,
+                                       atMs: Supervisor.wallMilliseconds(), message: "generation \(generation): \(image.count) bytes"))
+            log("reload \(attempt) applied: generation \(generation) (\(image.count) bytes)")
+            reclaimTables()
+        }
+    }
+
+    /// Closes the tables no running worker can still be about to open.
+    mutating func reclaimTables() {
+        guard let region, !retiredTables.isEmpty else { return }
+        let oldest = region.oldestGenerationInUse()
+        retiredTables.removeAll { t in
+            if t.generation < oldest { Posix.close(t.fd); return true }
+            return false
+        }
+    }
+
     // MARK: Workers
 
     mutating func start(_ i: Int, now: UInt64) {
         slots[i].restartAt = 0
-        // The worker's descriptors: 3 is the table, 4... its listeners.
+        // The worker's descriptors: 3 is the table, 4 the shared state, 5... its listeners.
         let launch = SupervisorConfiguration.WorkerLaunch(
-            index: i, cpu: slots[i].cpu, tableDescriptor: 3,
-            listeners: configuration.listen.enumerated().map { (CInt(4 + $0.offset), $0.element.service) },
+            index: i, cpu: slots[i].cpu, tableDescriptor: 3, generation: generation, stateDescriptor: 4,
+            listeners: configuration.listen.enumerated().map { (CInt(5 + $0.offset), $0.element.service) },
             drainTimeoutMilliseconds: configuration.drainTimeoutMilliseconds,
             supervisor: Posix.processID()
         )
         do {
             let pid = try Posix.spawn(
                 configuration.executable, arguments: configuration.workerArguments(launch),
-                descriptors: [tableDescriptor] + slots[i].listeners,
+                descriptors: [tableDescriptor, stateDescriptor] + slots[i].listeners,
                 defaultSignals: [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGPIPE]
             )
             slots[i].pid = pid
@@ -311,6 +459,7 @@ struct Supervisor {
     mutating func ended(pid: pid_t, exit: ChildExit) {
         guard let i = slots.firstIndex(where: { $0.pid == pid }) else { return }
         slots[i].pid = 0
+        region?.worker(i).announce(epoch: WorkerSlot.offline)  // never blocks reclamation
         guard case .running = phase else {
             if exit != .exited(0) { log("worker \(i) (pid \(pid)) \(exit) while stopping") }
             return

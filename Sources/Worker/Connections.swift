@@ -95,6 +95,9 @@ struct ServerConnection {
     var waitingForBuffer = false
     /// Server index in the routing table.
     var server: UInt32 = 0
+    /// The table generation `server` indexes; a connection of an older
+    /// table is closed rather than pooled.
+    var tableGeneration: UInt64 = 0
     /// The client slot it serves while attached.
     var client: UInt32 = .max
     /// Bytes of the client's input the in-flight send carries, and the

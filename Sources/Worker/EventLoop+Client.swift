@@ -65,6 +65,7 @@ extension EventLoop {
 
     /// Starts serving an accepted connection in slot `slot`.
     mutating func openClient(_ slot: UInt32, fd: CInt, listener l: Int) {
+        if Int(slot) >= clientHighWater { clientHighWater = Int(slot) + 1 }
         let i = Int(slot)
         let service = Int(listeners[l].service)
         clients[i].fd = fd
@@ -205,14 +206,28 @@ extension EventLoop {
             value = UnsafeRawBufferPointer(start: buffers.address(clients[c].input.id) + Int(clients[c].input.start) + v.start,
                                            count: v.count)
         }
-        let decision = selector.route(pool: service.pool, persistenceValue: value, hashKey: exchange.hashKey,
+        clients[c].exchange.tableGeneration = tableGeneration
+        let limit = pools[Int(service.pool)].maxConnectionsPerServer
+        var decision = selector.route(pool: service.pool, persistenceValue: value, hashKey: exchange.hashKey,
                                       excluding: excluding, load: counters)
+        // The selector saw room on the server; another worker may have
+        // taken it since. Decide again with the count that won (bounded:
+        // the last loser gets a 503).
+        var attempts = 0
+        while case .forward(let server, _) = decision, !counters.reserve(serverStateSlots[Int(server)], limit: limit) {
+            attempts += 1
+            decision = attempts < 4
+                ? selector.route(pool: service.pool, persistenceValue: value, hashKey: exchange.hashKey,
+                                 excluding: excluding, load: counters)
+                : .respond(status: 503, retryAfter: 0)
+        }
         switch decision {
         case .forward(let server, let reason):
+            let slot = serverStateSlots[Int(server)]  // reserved above
             clients[c].exchange.server = server
+            clients[c].exchange.stateSlot = slot
             clients[c].exchange.countedInFlight = true
             clients[c].exchange.retryAllowed = reason != .pinned || pools[Int(service.pool)].serverDown == .immediate
-            counters.increment(serverStateSlots[Int(server)])
             if let s = takePooled(server) {
                 attach(s, to: i)
                 sendRequestHead(i)

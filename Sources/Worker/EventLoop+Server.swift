@@ -41,6 +41,7 @@ extension EventLoop {
         servers[t].generation &+= 1
         servers[t].phase = .connecting
         servers[t].server = server
+        servers[t].tableGeneration = tableGeneration
         servers[t].client = i
         servers[t].input = InputBuffer()
         servers[t].connecting = true
@@ -75,7 +76,10 @@ extension EventLoop {
     /// request may go to another server once, when its route allows.
     mutating func connectFailed(_ i: UInt32) {
         let c = Int(i)
-        let failed = clients[c].exchange.server
+        var failed = clients[c].exchange.server
+        if clients[c].exchange.tableGeneration != tableGeneration {
+            failed = currentIndex(ofStateSlot: clients[c].exchange.stateSlot)  // the table changed meanwhile
+        }
         detachServer(i, reusable: false)
         clients[c].phase = .exchanging
         if clients[c].exchange.retryAllowed && !clients[c].exchange.retried {
@@ -106,7 +110,7 @@ extension EventLoop {
     /// by the server is noticed at once.
     mutating func pool(_ s: UInt32) {
         let t = Int(s)
-        if pooledCount >= maxPooled {
+        if pooledCount >= maxPooled || servers[t].tableGeneration != tableGeneration {
             closeServer(s)
             return
         }
@@ -535,7 +539,7 @@ extension EventLoop {
     mutating func detachServer(_ i: UInt32, reusable: Bool) {
         let c = Int(i)
         if clients[c].exchange.countedInFlight {
-            counters.decrement(serverStateSlots[Int(clients[c].exchange.server)])
+            counters.decrement(clients[c].exchange.stateSlot)
             clients[c].exchange.countedInFlight = false
         }
         let s = clients[c].server

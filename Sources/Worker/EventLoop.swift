@@ -3,6 +3,7 @@ import Posix
 import Ring
 import RoutingTable
 import Selection
+import SharedState
 
 /// What an io_uring operation was, carried in its user data.
 enum Operation: UInt8 {
@@ -33,6 +34,8 @@ struct PoolSettings {
     var persistenceName: UnsafeRawBufferPointer?
     var hashName: UnsafeRawBufferPointer?
     var serverDown: ServerDownPolicy
+    /// 0: no limit.
+    var maxConnectionsPerServer: UInt32
 }
 
 struct HeldAccept {
@@ -63,18 +66,30 @@ struct ListenerSlot {
 struct EventLoop: ~Copyable {
     var ring: Ring
     var buffers: BufferPool
-    let tableImage: UnsafeMutableRawBufferPointer
-    let table: RoutingTableView
+    /// The current table's bytes: allocated (the first table) or mapped
+    /// from the supervisor's sealed memfd (every reloaded one).
+    var tableImage: UnsafeMutableRawBufferPointer
+    var tableImageMapped = false
+    var table: RoutingTableView
+    var tableGeneration: UInt64
+    /// Earlier tables that exchanges in flight may still read.
+    var retiredTables: [RetiredTable] = []
+    var nextReclaimCheck: UInt64 = 0
+    /// A generation this worker could not load; not retried.
+    var refusedGeneration: UInt64 = 0
+    let region: SharedRegion?
+    let workerIndex: Int
+    let selectorSeed: UInt32
     var selector: Selector
     let counters: ServerCounters
     var responses = LocalResponses()
 
-    let services: UnsafeMutablePointer<ServiceSettings>
-    let pools: UnsafeMutablePointer<PoolSettings>
-    let serverCount: Int
-    let serverAddresses: UnsafeMutablePointer<SocketAddress>
+    var services: UnsafeMutablePointer<ServiceSettings>
+    var pools: UnsafeMutablePointer<PoolSettings>
+    var serverCount: Int
+    var serverAddresses: UnsafeMutablePointer<SocketAddress>
     /// Each table server's slot in the shared server state (`counters`).
-    let serverStateSlots: UnsafeMutablePointer<UInt32>
+    var serverStateSlots: UnsafeMutablePointer<UInt32>
 
     let clients: UnsafeMutablePointer<ClientConnection>
     let clientCapacity: Int
@@ -85,7 +100,7 @@ struct EventLoop: ~Copyable {
     let vectoredSends: UnsafeMutablePointer<VectoredSend>
 
     /// Keep-alive pool: per table server, the most recently pooled slot.
-    let poolHeads: UnsafeMutablePointer<UInt32>
+    var poolHeads: UnsafeMutablePointer<UInt32>
     var pooledCount = 0
     let maxPooled: Int
     let serverIdleMilliseconds: UInt64
@@ -111,6 +126,8 @@ struct EventLoop: ~Copyable {
     var drainDeadline: UInt64 = 0
     let drainMilliseconds: UInt64
     var openClients = 0
+    /// One past the highest client slot ever used (slots are taken lowest first).
+    var clientHighWater = 0
     /// Every client slot is in use: accepts are cancelled, and connections
     /// wait in the kernel's backlog until a slot frees.
     var acceptPaused = false
@@ -136,7 +153,12 @@ struct EventLoop: ~Copyable {
         }
         var slotsNeeded = 0
         for s in 0..<table.serverCount { slotsNeeded = max(slotsNeeded, Int(table.server(UInt32(s)).stateSlot) + 1) }
-        let configuredCounters = configuration.counters ?? ServerCounters.allocatePrivate(servers: slotsNeeded)
+        var configuredCounters = configuration.counters ?? ServerCounters.allocatePrivate(servers: slotsNeeded)
+        if let region = configuration.region, configuration.counters == nil {
+            let slots = region.serverSlots
+            configuredCounters = ServerCounters(inFlight: slots.base + 4, down: slots.base, stride: slots.stride,
+                                                servers: region.serverCapacity)
+        }
         guard configuredCounters.count >= slotsNeeded else {
             image.deallocate()
             throw WorkerError.badConfiguration("server counters cover \(configuredCounters.count) state slots; the table uses \(slotsNeeded)")
@@ -189,35 +211,19 @@ struct EventLoop: ~Copyable {
         }
         tableImage = image
         self.table = table
+        tableGeneration = configuration.tableGeneration
+        region = configuration.region
+        workerIndex = configuration.workerIndex
+        selectorSeed = configuration.selectorSeed
         selector = Selector(table: table, seed: configuration.selectorSeed)
-        serverCount = table.serverCount
         counters = configuredCounters
-        services = .allocate(capacity: max(1, table.virtualServiceCount))
-        for v in 0..<table.virtualServiceCount {
-            let spec = table.virtualService(v)
-            services[v] = ServiceSettings(
-                pool: spec.pool, xForwardedFor: spec.xForwardedFor,
-                clientHeaderMilliseconds: UInt64(spec.timeouts.clientHeaderMs),
-                clientIdleMilliseconds: UInt64(spec.timeouts.clientIdleMs),
-                connectMilliseconds: UInt64(spec.timeouts.connectMs),
-                serverResponseMilliseconds: UInt64(spec.timeouts.serverResponseMs),
-                maxHeaderBytes: Int(spec.maxHeaderBytes))
-        }
-        let poolCount = table.poolCount
-        pools = .allocate(capacity: max(1, poolCount))
-        for p in 0..<poolCount {
-            let pool = table.pool(UInt32(p))
-            pools[p] = PoolSettings(persistenceName: pool.hasPersistence ? pool.persistenceHeader : nil,
-                                    hashName: pool.hashHeader,
-                                    serverDown: pool.serverDown)
-        }
-        serverAddresses = .allocate(capacity: max(1, serverCount))
-        serverStateSlots = .allocate(capacity: max(1, serverCount))
-        for s in 0..<serverCount {
-            let server = table.server(UInt32(s))
-            serverAddresses.advanced(by: s).initialize(to: SocketAddress(server.address, port: server.port))
-            serverStateSlots[s] = server.stateSlot
-        }
+        let settings = TableSettings(table)
+        serverCount = table.serverCount
+        services = settings.services
+        pools = settings.pools
+        serverAddresses = settings.serverAddresses
+        serverStateSlots = settings.serverStateSlots
+        poolHeads = settings.poolHeads
         clientCapacity = configuration.maxClientConnections
         serverCapacity = configuration.maxClientConnections + configuration.maxIdleServerConnections
         self.ring = ring
@@ -230,8 +236,6 @@ struct EventLoop: ~Copyable {
         freeServers = FreeSlots(capacity: serverCapacity)
         vectoredSends = .allocate(capacity: serverCapacity)
         vectoredSends.initialize(repeating: VectoredSend(), count: serverCapacity)
-        poolHeads = .allocate(capacity: max(1, serverCount))
-        poolHeads.initialize(repeating: .max, count: max(1, serverCount))
         maxPooled = configuration.maxIdleServerConnections
         serverIdleMilliseconds = configuration.serverIdleTimeoutMilliseconds
         lingerMilliseconds = configuration.lingerMilliseconds
@@ -249,18 +253,22 @@ struct EventLoop: ~Copyable {
         listeners = .allocate(capacity: max(1, bound.count))
         for (i, l) in bound.enumerated() { listeners[i] = l }
         signalBuffer = .allocate(byteCount: MemoryLayout<signalfd_siginfo>.size, alignment: 8)
+        if let region {
+            let slot = region.worker(configuration.workerIndex)
+            slot.pid = Posix.processID()
+            slot.cpu = Int32(configuration.cpu)
+            slot.announce(epoch: tableGeneration)
+        }
     }
 
     deinit {
-        tableImage.deallocate()
-        services.deallocate()
-        pools.deallocate()
-        serverAddresses.deallocate()
-        serverStateSlots.deallocate()
+        releaseImage(tableImage, mapped: tableImageMapped)
+        for r in retiredTables { releaseImage(r.image, mapped: r.mapped) }
+        TableSettings(services: services, pools: pools, serverAddresses: serverAddresses,
+                      serverStateSlots: serverStateSlots, poolHeads: poolHeads).deallocate()
         clients.deallocate()
         servers.deallocate()
         vectoredSends.deallocate()
-        poolHeads.deallocate()
         completions.deallocate()
         expired.deallocate()
         starved.deallocate()
@@ -314,6 +322,7 @@ struct EventLoop: ~Copyable {
         }
         armSignalRead()
         while true {
+            if let region { followTable(region) }
             let wait = waitLimit()
             try ring.submitAndWait(timeoutMilliseconds: wait)
             now = Posix.monotonicMilliseconds()
@@ -342,6 +351,8 @@ struct EventLoop: ~Copyable {
             limit = min(limit ?? left, left)
         }
         if starvedCount > 0 { limit = min(limit ?? 10, 10) }
+        // A new table is noticed on the next wake; an idle worker wakes to look.
+        if region != nil { limit = min(limit ?? 200, retiredTables.isEmpty ? 200 : 50) }
         for l in 0..<listenerCount where listeners[l].retryAt > 0 {
             let left = listeners[l].retryAt > now ? listeners[l].retryAt - now : 0
             limit = min(limit ?? left, left)

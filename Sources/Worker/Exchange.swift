@@ -95,6 +95,10 @@ struct Exchange {
 
     /// The server (table index) this request is counted against.
     var server: UInt32 = .max
+    /// The server's state slot, counted in flight while `countedInFlight`.
+    var stateSlot: UInt32 = .max
+    /// The table generation the request was routed with.
+    var tableGeneration: UInt64 = 0
     var countedInFlight = false
     var retryAllowed = false
     var retried = false

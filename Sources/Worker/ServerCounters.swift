@@ -74,6 +74,26 @@ public struct ServerCounters: @unchecked Sendable {
         inFlightCounter(server).pointee.wrappingAdd(1, ordering: .relaxed)
     }
 
+    /// Counts a request to `server` unless `limit` (nonzero) are already in
+    /// flight there, atomically across workers: two workers that both saw
+    /// room for one more cannot both take it.
+    @inline(__always)
+    func reserve(_ server: UInt32, limit: UInt32) -> Bool {
+        let counter = inFlightCounter(server)
+        if limit == 0 {
+            counter.pointee.wrappingAdd(1, ordering: .relaxed)
+            return true
+        }
+        var current = counter.pointee.load(ordering: .relaxed)
+        while current < limit {
+            let (exchanged, original) = counter.pointee.weakCompareExchange(
+                expected: current, desired: current + 1, ordering: .relaxed)
+            if exchanged { return true }
+            current = original
+        }
+        return false
+    }
+
     @inline(__always)
     func decrement(_ server: UInt32) {
         inFlightCounter(server).pointee.wrappingSubtract(1, ordering: .relaxed)

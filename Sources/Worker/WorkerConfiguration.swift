@@ -1,5 +1,6 @@
 import RoutingTable
 import Ring
+import SharedState
 
 /// Everything one worker process needs to serve traffic.
 public struct WorkerConfiguration {
@@ -19,6 +20,16 @@ public struct WorkerConfiguration {
     /// Per-server in-flight counts and down bits; nil gives the worker
     /// private ones.
     public var counters: ServerCounters? = nil
+
+    /// The shared state of a supervised worker: server counters come from
+    /// its server slots, new tables from its generation word, and the
+    /// worker announces itself in `worker(workerIndex)`. Nil: a standalone
+    /// worker with one table for its lifetime.
+    public var region: SharedRegion? = nil
+    public var workerIndex: Int = 0
+    public var cpu: Int = -1
+    /// The generation of `tableImage` in `region`.
+    public var tableGeneration: UInt64 = 0
 
     /// Spreads round-robin starting points across workers (the worker index).
     public var selectorSeed: UInt32 = 0

@@ -27,27 +27,58 @@ struct CheckCommand: ParsableCommand {
 }
 
 /// A configuration file loaded, validated and compiled into a table image,
-/// as `check`, `run` and every reload do it: every diagnostic goes to
-/// standard error, and any error exits 1 with `refusal` said.
+/// as `check`, `run` and every reload do it.
 struct CompiledConfiguration {
     let config: TetherConfig
     let spec: TableSpec
     let image: [UInt8]
 
-    init(path: String, refusal: String) throws {
-        let result = ConfigLoader.load(path: path)
-        for d in result.diagnostics { printError(d.description) }
-        guard let loaded = result.config, result.errors.isEmpty else {
-            printError("\(path): \(result.errors.count) error\(result.errors.count == 1 ? "" : "s"); \(refusal)")
+    /// For `check` and `run`: every diagnostic goes to standard error, and
+    /// any error exits 1 with `refusal` said.
+    init(path: String, refusal: String, prepare: (inout TableSpec) -> String? = { _ in nil }) throws {
+        switch CompiledConfiguration.load(path: path, prepare: prepare) {
+        case .success(let compiled, let diagnostics):
+            for d in diagnostics { printError(d) }
+            self = compiled
+        case .failure(let errors, let diagnostics):
+            for d in diagnostics { printError(d) }
+            printError("\(path): \(errors.count) error\(errors.count == 1 ? "" : "s"); \(refusal)")
             throw ExitCode(1)
         }
-        config = loaded
-        spec = compile(loaded)
+    }
+
+    init(config: TetherConfig, spec: TableSpec, image: [UInt8]) {
+        self.config = config
+        self.spec = spec
+        self.image = image
+    }
+
+    enum Outcome {
+        /// `diagnostics`: every warning (and error), in file order.
+        case success(CompiledConfiguration, diagnostics: [String])
+        case failure(errors: [String], diagnostics: [String])
+    }
+
+    /// Loads, validates and compiles `path`; `prepare` may amend the table's
+    /// input (state slots) or refuse it with a message. Prints nothing.
+    static func load(path: String, prepare: (inout TableSpec) -> String?) -> Outcome {
+        let result = ConfigLoader.load(path: path)
+        let errors = result.errors.map(\.description)
+        var diagnostics = result.diagnostics.map(\.description)
+        guard let loaded = result.config, errors.isEmpty else {
+            return .failure(errors: errors.isEmpty ? ["\(path): cannot be loaded"] : errors, diagnostics: diagnostics)
+        }
+        var spec = compile(loaded)
+        if let problem = prepare(&spec) {
+            diagnostics.append("\(path): \(problem)")
+            return .failure(errors: ["\(path): \(problem)"], diagnostics: diagnostics)
+        }
         do {
-            image = try TableBuilder.build(spec)
+            let image = try TableBuilder.build(spec)
+            return .success(CompiledConfiguration(config: loaded, spec: spec, image: image), diagnostics: diagnostics)
         } catch {
-            printError("\(path): cannot compile: \(error)")
-            throw ExitCode(1)
+            diagnostics.append("\(path): cannot compile: \(error)")
+            return .failure(errors: ["\(path): cannot compile: \(error)"], diagnostics: diagnostics)
         }
     }
 }

@@ -18,7 +18,8 @@ struct RunCommand: ParsableCommand {
     var config: String
 
     func run() throws {
-        let compiled = try CompiledConfiguration(path: config, refusal: "not started")
+        let slots = StateSlots(capacity: 65_536)
+        let compiled = try CompiledConfiguration(path: config, refusal: "not started", prepare: slots.assign)
         let loaded = compiled.config, image = compiled.image
         if let user = loaded.user {
             printError("\(config): warning: user: '\(user)' is not applied yet; workers run as the starting user")
@@ -35,24 +36,86 @@ struct RunCommand: ParsableCommand {
         case .auto: workerCount = max(1, cpus.count)
         case .fixed(let n): workerCount = n
         }
-        var listen: [SupervisorConfiguration.Listen] = []
-        for (service, vs) in loaded.virtualServices.enumerated() {
-            for address in vs.listen {
-                listen.append(.init(address: SocketAddress(address.address, port: address.port), service: UInt32(service)))
-            }
-        }
+        let listen = RunCommand.listen(of: loaded)
         let drain = loaded.drainTimeout.components
         let drainMilliseconds = UInt64(drain.seconds) * 1000 + UInt64(drain.attoseconds / 1_000_000_000_000_000)
-        let supervisor = SupervisorConfiguration(
+        var supervisor = SupervisorConfiguration(
             tableImage: image, listen: listen, workerCount: workerCount, cpus: cpus,
-            drainTimeoutMilliseconds: drainMilliseconds, workerArguments: WorkerCommand.arguments(for:)
+            drainTimeoutMilliseconds: drainMilliseconds, runtimeDirectory: loaded.runtimeDirectory,
+            workerArguments: WorkerCommand.arguments(for:)
         )
+        supervisor.serverSlotCapacity = slots.capacity
+        let path = config
+        supervisor.reload = {
+            switch CompiledConfiguration.load(path: path, prepare: slots.assign) {
+            case .failure(let errors, _):
+                return .refused(errors)
+            case .success(let compiled, let diagnostics):
+                for d in diagnostics { printError(d) }
+                let workers: Int
+                switch compiled.config.workers {
+                case .auto: workers = max(1, cpus.count)
+                case .fixed(let n): workers = n
+                }
+                if compiled.config.runtimeDirectory != loaded.runtimeDirectory {
+                    return .refused(["runtime_dir changed: restart tether to apply"])
+                }
+                return .table(image: compiled.image, listen: RunCommand.listen(of: compiled.config), workerCount: workers)
+            }
+        }
         do {
             try runSupervisor(supervisor)
         } catch {
             printError("tether: \(error)")
             throw ExitCode(1)
         }
+    }
+}
+
+extension RunCommand {
+    static func listen(of config: TetherConfig) -> [SupervisorConfiguration.Listen] {
+        var listen: [SupervisorConfiguration.Listen] = []
+        for (service, vs) in config.virtualServices.enumerated() {
+            for address in vs.listen {
+                listen.append(.init(address: SocketAddress(address.address, port: address.port), service: UInt32(service)))
+            }
+        }
+        return listen
+    }
+}
+
+/// Server state slots in the shared region, one per server identity (pool
+/// name, address, port), assigned once and kept across reloads so that
+/// connection counts and down bits follow the server, not its table index.
+final class StateSlots {
+    let capacity: Int
+    private var slots: [String: UInt32] = [:]
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    /// Writes every server's slot into `spec`; a message when the shared
+    /// region has no slot left. Nothing is assigned unless all fit.
+    func assign(_ spec: inout TableSpec) -> String? {
+        var fresh: [String: UInt32] = [:]
+        var next = slots.count
+        for p in spec.pools.indices {
+            for s in spec.pools[p].servers.indices {
+                let server = spec.pools[p].servers[s]
+                let key = "\(spec.pools[p].name)\u{0}\(server.address)\u{0}\(server.port)"
+                if let slot = slots[key] ?? fresh[key] {
+                    spec.pools[p].servers[s].stateSlot = slot
+                    continue
+                }
+                guard next < capacity else {
+                    return "more than \(capacity) distinct servers since tether started: restart tether to apply"
+                }
+                fresh[key] = UInt32(next)
+                spec.pools[p].servers[s].stateSlot = UInt32(next)
+                next += 1
+            }
+        }
+        slots.merge(fresh) { a, _ in a }
+        return nil
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CLinux
 import Posix
+import SharedState
 import Supervisor
 import Worker
 
@@ -16,6 +17,8 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "The worker's index.") var index: Int
     @Option(help: "The CPU to pin the worker to.") var cpu: Int
     @Option(help: "The inherited descriptor holding the table image.") var tableFd: CInt
+    @Option(help: "The generation of that table.") var generation: UInt64
+    @Option(help: "The inherited descriptor of the shared state region.") var stateFd: CInt
     @Option(help: "An inherited listening socket and its virtual service: FD:SERVICE.") var listener: [String]
     @Option(help: "The drain timeout in milliseconds.") var drainMs: UInt64
     @Option(help: "The supervisor's pid; the worker stops when it is gone.") var supervisor: Int32
@@ -23,7 +26,8 @@ struct WorkerCommand: ParsableCommand {
     static func arguments(for launch: SupervisorConfiguration.WorkerLaunch) -> [String] {
         var out = [
             "tether", "worker", "--index", "\(launch.index)", "--cpu", "\(launch.cpu)",
-            "--table-fd", "\(launch.tableDescriptor)", "--drain-ms", "\(launch.drainTimeoutMilliseconds)",
+            "--table-fd", "\(launch.tableDescriptor)", "--generation", "\(launch.generation)",
+            "--state-fd", "\(launch.stateDescriptor)", "--drain-ms", "\(launch.drainTimeoutMilliseconds)",
             "--supervisor", "\(launch.supervisor)",
         ]
         for l in launch.listeners { out += ["--listener", "\(l.descriptor):\(l.service)"] }
@@ -51,9 +55,21 @@ struct WorkerCommand: ParsableCommand {
             try Posix.pinToCPU(cpu)
             let image = try Posix.readAll(tableFd)
             Posix.close(tableFd)
+            let stateSize = try Posix.fileSize(stateFd)
+            let stateBase = try Posix.mapShared(stateFd, bytes: stateSize, writable: true)
+            Posix.close(stateFd)
+            let region = try SharedRegion(attaching: stateBase, size: stateSize)
+            guard index >= 0 && index < region.workerCapacity else {
+                printError("tether worker \(index): the shared state has \(region.workerCapacity) worker slots")
+                throw ExitCode(1)
+            }
             printError("tether worker \(index): pid \(Posix.processID()), cpu \(cpu)")
             var worker = WorkerConfiguration(tableImage: image)
             worker.listeners = listeners
+            worker.region = region
+            worker.workerIndex = index
+            worker.cpu = cpu
+            worker.tableGeneration = generation
             worker.selectorSeed = UInt32(truncatingIfNeeded: index)
             worker.drainTimeoutMilliseconds = drainMs
             try runWorker(worker)

@@ -22,23 +22,48 @@ final class ProxyUnderTest {
         var workers = "1"
         /// Extra servers (name, port) with no backend behind them.
         var deadServers: [(name: String, port: UInt16, headerValue: String)] = []
+        /// Header values of the fleet's backends, in order; nil: server1..N.
+        var headerValues: [String]? = nil
     }
 
     let process: ManagedProcess
     let port: UInt16
     let configURL: URL
+    /// The proxy's runtime_dir: shared state and pid file.
+    let runtimeDirectory: URL
+    let fleet: BackendFleet
 
     init(fleet: BackendFleet, options: Options = Options()) throws {
         port = try freeLoopbackPort()
+        self.fleet = fleet
+        runtimeDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("tether-run-\(UUID().uuidString)")
+        configURL = FileManager.default.temporaryDirectory.appendingPathComponent("tether-proxy-\(UUID().uuidString).yaml")
+        try Self.writeConfig(options, fleet: fleet, port: port, runtimeDirectory: runtimeDirectory, to: configURL)
+        process = try ManagedProcess(arguments: ["run", "-c", configURL.path], label: "tether run")
+        do {
+            try waitForPort(port)
+        } catch {
+            throw HarnessError("\(error)\n\(process.logs)")
+        }
+    }
+
+    /// Writes the configuration for `options` (what a reload then reads).
+    func writeConfig(_ options: Options) throws {
+        try Self.writeConfig(options, fleet: fleet, port: port, runtimeDirectory: runtimeDirectory, to: configURL)
+    }
+
+    static func writeConfig(_ options: Options, fleet: BackendFleet, port: UInt16, runtimeDirectory: URL, to configURL: URL) throws {
         var servers = ""
         for (k, backend) in fleet.backends.enumerated() {
-            servers += "      - { name: \(backend.name), address: 127.0.0.1, port: \(backend.port), header_value: server\(k + 1) }\n"
+            let value = options.headerValues?[k] ?? "server\(k + 1)"
+            servers += "      - { name: \(backend.name), address: 127.0.0.1, port: \(backend.port), header_value: \(value) }\n"
         }
         for dead in options.deadServers {
             servers += "      - { name: \(dead.name), address: 127.0.0.1, port: \(dead.port), header_value: \(dead.headerValue) }\n"
         }
         let yaml = """
             workers: \(options.workers)
+            runtime_dir: \(runtimeDirectory.path)
             drain_timeout: \(options.drainTimeout)
             persistence_profiles:
               - { name: by-x-server, type: custom_http_header, header_name: X-Server, server_down: \(options.serverDown) }
@@ -59,19 +84,21 @@ final class ProxyUnderTest {
                 timeouts: { client_header: \(options.clientHeader), client_idle: \(options.clientIdle), connect: \(options.connect), server_response: \(options.serverResponse) }
 
             """
-        configURL = FileManager.default.temporaryDirectory.appendingPathComponent("tether-proxy-\(UUID().uuidString).yaml")
         try yaml.write(to: configURL, atomically: true, encoding: .utf8)
-        process = try ManagedProcess(arguments: ["run", "-c", configURL.path], label: "tether run")
-        do {
-            try waitForPort(port)
-        } catch {
-            throw HarnessError("\(error)\n\(process.logs)")
-        }
+    }
+
+    /// `tether reload` for this proxy: its exit status and its output.
+    func reload(arguments: [String]? = nil) throws -> (status: ManagedProcess.ExitStatus, stdout: String, stderr: String) {
+        let command = try ManagedProcess(arguments: ["reload"] + (arguments ?? ["--runtime-dir", runtimeDirectory.path]),
+                                         label: "tether reload")
+        let status = try command.waitForExit(timeout: .seconds(40))
+        return (status, command.output(.stdout), command.output(.stderr))
     }
 
     deinit {
         process.terminate()
         try? FileManager.default.removeItem(at: configURL)
+        try? FileManager.default.removeItem(at: runtimeDirectory)
     }
 
     func connect(timeout: Duration = .seconds(10)) throws -> RawHTTPConnection {

@@ -11,8 +11,10 @@ import Testing
         let socket = try NotifySocket(abstract: abstract)
         let port = try freeLoopbackPort()
         let config = FileManager.default.temporaryDirectory.appendingPathComponent("notify-\(UUID().uuidString).yaml")
+        let runtime = FileManager.default.temporaryDirectory.appendingPathComponent("notify-run-\(UUID().uuidString)")
         try """
             workers: 2
+            runtime_dir: \(runtime.path)
             pools:
               - name: web
                 servers: [{ name: apache1, address: 127.0.0.1, port: \(fleet["apache1"].port) }]
@@ -28,6 +30,10 @@ import Testing
         if getuid() == 0 {
             #expect((try? String(contentsOfFile: "/proc/sys/net/ipv4/tcp_migrate_req", encoding: .utf8))?.hasPrefix("1") == true)
         }
+        // A reload is bracketed by RELOADING=1 and READY=1, as Type=notify-reload expects.
+        try proxy.send(signal: SIGHUP)
+        #expect(socket.receive()?.hasPrefix("RELOADING=1\nMONOTONIC_USEC=") == true)
+        #expect(socket.receive() == "READY=1\nSTATUS=generation 2")
         try proxy.send(signal: SIGTERM)
         #expect(socket.receive() == "STOPPING=1")
         #expect(try proxy.waitForExit(timeout: .seconds(20)) == .exited(0))

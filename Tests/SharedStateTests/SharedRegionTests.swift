@@ -180,3 +180,25 @@ final class Memory {
         #expect(r.worker(2).value(.requests) == 0)
     }
 }
+
+@Suite struct ServerSlotsLayout {
+    /// Workers bind `ServerCounters` to `serverSlots`: the down bits at
+    /// offset 0 and the in-flight count at offset 4 of each slot.
+    @Test(arguments: [UInt32(0), 1, 7, 15])
+    func serverSlotsAddressEachSlotsFields(slot: UInt32) {
+        let m = Memory(workers: 3, servers: 16)
+        let r = m.region()
+        let (base, stride) = r.serverSlots
+        let record = base + Int(slot) * stride
+        r.server(slot).beginRequest()
+        r.server(slot).beginRequest()
+        r.server(slot).mark(.byMonitor)
+        #expect(record.load(fromByteOffset: 4, as: UInt32.self) == 2)
+        #expect(record.load(fromByteOffset: 0, as: UInt32.self) == ServerSlot.Down.byMonitor.rawValue)
+        #expect(record + stride <= m.base + m.size)
+        // Only that slot changed.
+        for other in 0 ..< UInt32(16) where other != slot {
+            #expect(r.server(other).inFlight == 0 && !r.server(other).isDown)
+        }
+    }
+}

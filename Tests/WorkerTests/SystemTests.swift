@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import Posix
 import Ring
@@ -62,6 +63,39 @@ import RoutingTable
         #expect(memory.load(fromByteOffset: 3 * 16 + 4, as: UInt32.self) == 1)
         #expect(memory.load(fromByteOffset: 1 * 16, as: UInt32.self) == 1)
         #expect(counters.inFlight(3) == 1 && counters.isDown(1) && !counters.isDown(3))
+    }
+}
+
+@Suite struct ReserveTests {
+    @Test(arguments: [UInt32(1), 2, 5])
+    func reserveStopsAtTheLimit(limit: UInt32) {
+        let counters = ServerCounters.allocatePrivate(servers: 2)
+        for _ in 0 ..< limit { #expect(counters.reserve(1, limit: limit)) }
+        #expect(!counters.reserve(1, limit: limit))
+        #expect(counters.inFlight(1) == limit && counters.inFlight(0) == 0)
+        counters.decrement(1)
+        #expect(counters.reserve(1, limit: limit))
+        // No limit: always counts.
+        for _ in 0 ..< 10 { #expect(counters.reserve(0, limit: 0)) }
+        #expect(counters.inFlight(0) == 10)
+    }
+
+    /// Racing reservers (as workers are) never take more than the limit.
+    @Test func racingReservesNeverOvershoot() {
+        let counters = ServerCounters.allocatePrivate(servers: 1)
+        final class Won: @unchecked Sendable { var counts = [Int](repeating: 0, count: 4) }
+        let won = Won()
+        let group = DispatchGroup()
+        for t in 0 ..< 4 {
+            group.enter()
+            Thread {
+                for _ in 0 ..< 20_000 where counters.reserve(0, limit: 3) { won.counts[t] += 1 }
+                group.leave()
+            }.start()
+        }
+        group.wait()
+        #expect(won.counts.reduce(0, +) == 3)
+        #expect(counters.inFlight(0) == 3)
     }
 }
 

@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -33,7 +34,6 @@ int tether_memfd_create(const char *name, unsigned int flags);
 int tether_sched_pin_to_cpu(int cpu);
 int tether_cpu_count_in_affinity(void);
 int tether_errno(void);
-int tether_open(const char *path, int flags, unsigned int mode);
 // The CPUs in the calling thread's affinity mask, in ascending order: writes
 // at most `capacity` of them to `cpus` and returns how many there are, or -1.
 int tether_cpus_in_affinity(int *cpus, int capacity);
@@ -60,5 +60,8 @@ static inline void tether_sqe_set_buf_group(struct io_uring_sqe *sqe, unsigned s
 // Signal sets are macros-and-opaque-struct territory.
 int tether_block_signals_and_open_signalfd(const int *signals, int count);
 void tether_ignore_signal(int signal);
+
+// open(2) is variadic; Swift cannot call it.
+int tether_open(const char *path, int flags, unsigned mode);
 
 #endif

@@ -1,0 +1,194 @@
+import CLinux
+import Posix
+import RoutingTable
+import Selection
+import SharedState
+
+/// What the data path reads from one table, copied out of it once per
+/// table (allocated on a switch, never per request).
+struct TableSettings {
+    var services: UnsafeMutablePointer<ServiceSettings>
+    var pools: UnsafeMutablePointer<PoolSettings>
+    var serverAddresses: UnsafeMutablePointer<SocketAddress>
+    var serverStateSlots: UnsafeMutablePointer<UInt32>
+    /// Keep-alive pool heads, one per table server, all empty.
+    var poolHeads: UnsafeMutablePointer<UInt32>
+
+    init(services: UnsafeMutablePointer<ServiceSettings>, pools: UnsafeMutablePointer<PoolSettings>,
+         serverAddresses: UnsafeMutablePointer<SocketAddress>, serverStateSlots: UnsafeMutablePointer<UInt32>,
+         poolHeads: UnsafeMutablePointer<UInt32>) {
+        self.services = services
+        self.pools = pools
+        self.serverAddresses = serverAddresses
+        self.serverStateSlots = serverStateSlots
+        self.poolHeads = poolHeads
+    }
+
+    init(_ table: RoutingTableView) {
+        services = .allocate(capacity: max(1, table.virtualServiceCount))
+        for v in 0..<table.virtualServiceCount {
+            let spec = table.virtualService(v)
+            services[v] = ServiceSettings(
+                pool: spec.pool, xForwardedFor: spec.xForwardedFor,
+                clientHeaderMilliseconds: UInt64(spec.timeouts.clientHeaderMs),
+                clientIdleMilliseconds: UInt64(spec.timeouts.clientIdleMs),
+                connectMilliseconds: UInt64(spec.timeouts.connectMs),
+                serverResponseMilliseconds: UInt64(spec.timeouts.serverResponseMs),
+                maxHeaderBytes: Int(spec.maxHeaderBytes))
+        }
+        pools = .allocate(capacity: max(1, table.poolCount))
+        for p in 0..<table.poolCount {
+            let pool = table.pool(UInt32(p))
+            pools[p] = PoolSettings(persistenceName: pool.hasPersistence ? pool.persistenceHeader : nil,
+                                    hashName: pool.hashHeader,
+                                    serverDown: pool.serverDown,
+                                    maxConnectionsPerServer: pool.maxConnectionsPerServer)
+        }
+        let count = table.serverCount
+        serverAddresses = .allocate(capacity: max(1, count))
+        serverStateSlots = .allocate(capacity: max(1, count))
+        for s in 0..<count {
+            let server = table.server(UInt32(s))
+            serverAddresses.advanced(by: s).initialize(to: SocketAddress(server.address, port: server.port))
+            serverStateSlots[s] = server.stateSlot
+        }
+        poolHeads = .allocate(capacity: max(1, count))
+        poolHeads.initialize(repeating: .max, count: max(1, count))
+    }
+
+    func deallocate() {
+        services.deallocate()
+        pools.deallocate()
+        serverAddresses.deallocate()
+        serverStateSlots.deallocate()
+        poolHeads.deallocate()
+    }
+}
+
+/// A table no longer current, kept mapped while an exchange routed with it
+/// may still read it (a redirect's location is sent from the table's bytes).
+struct RetiredTable {
+    var generation: UInt64
+    var image: UnsafeMutableRawBufferPointer
+    var mapped: Bool
+}
+
+func releaseImage(_ image: UnsafeMutableRawBufferPointer, mapped: Bool) {
+    if mapped {
+        if let base = image.baseAddress { Posix.unmap(base, bytes: image.count) }
+    } else {
+        image.deallocate()
+    }
+}
+
+extension EventLoop {
+    /// Top of every loop iteration: one acquire load of the generation; a
+    /// new one is loaded and used for every request routed from now on.
+    @inline(__always)
+    mutating func followTable(_ region: SharedRegion) {
+        let current = region.currentGeneration()
+        if current != tableGeneration && current != refusedGeneration { switchTable(region, to: current) }
+        if !retiredTables.isEmpty && now >= nextReclaimCheck { reclaimTables() }
+    }
+
+    /// Maps the table of `generation` from the supervisor's memfd, checks
+    /// it, and makes it current; the old one retires.
+    mutating func switchTable(_ region: SharedRegion, to generation: UInt64) {
+        guard let d = region.descriptor(of: generation) else {
+            log("table generation \(generation) is no longer described; waiting for the next")
+            refusedGeneration = generation
+            return
+        }
+        let image: UnsafeMutableRawBufferPointer
+        do {
+            let fd = try Posix.open("/proc/\(d.supervisorPID)/fd/\(d.fd)", flags: O_RDONLY)
+            defer { Posix.close(fd) }
+            let size = try Posix.fileSize(fd)
+            guard size > 0, UInt64(size) == d.size else {
+                log("table generation \(generation): \(size) bytes where \(d.size) were published; keeping generation \(tableGeneration)")
+                refusedGeneration = generation
+                return
+            }
+            image = UnsafeMutableRawBufferPointer(start: try Posix.mapShared(fd, bytes: size, writable: false), count: size)
+        } catch {
+            log("cannot open table generation \(generation): \(error); keeping generation \(tableGeneration)")
+            refusedGeneration = generation
+            return
+        }
+        let next: RoutingTableView
+        do {
+            next = try RoutingTableView(validating: UnsafeRawBufferPointer(image))
+        } catch {
+            log("table generation \(generation) is invalid: \(error); keeping generation \(tableGeneration)")
+            releaseImage(image, mapped: true)
+            refusedGeneration = generation
+            return
+        }
+        var problem: String? = nil
+        for l in 0..<listenerCount where Int(listeners[l].service) >= next.virtualServiceCount {
+            problem = "it has no virtual service \(listeners[l].service) for a listener"
+        }
+        for s in 0..<next.serverCount where Int(next.server(UInt32(s)).stateSlot) >= counters.count {
+            problem = "server state slot \(next.server(UInt32(s)).stateSlot) is beyond the \(counters.count) shared slots"
+        }
+        if let problem {
+            log("table generation \(generation) refused: \(problem); keeping generation \(tableGeneration)")
+            releaseImage(image, mapped: true)
+            refusedGeneration = generation
+            return
+        }
+
+        // Idle pooled connections are keyed by the old table's server
+        // indices: close them. Attached ones close when their exchange ends.
+        closeAllServerConnections()
+        TableSettings(services: services, pools: pools, serverAddresses: serverAddresses,
+                      serverStateSlots: serverStateSlots, poolHeads: poolHeads).deallocate()
+        let settings = TableSettings(next)
+        services = settings.services
+        pools = settings.pools
+        serverAddresses = settings.serverAddresses
+        serverStateSlots = settings.serverStateSlots
+        poolHeads = settings.poolHeads
+        serverCount = next.serverCount
+        selector = Selector(table: next, seed: selectorSeed)
+
+        retiredTables.append(RetiredTable(generation: tableGeneration, image: tableImage, mapped: tableImageMapped))
+        tableImage = image
+        tableImageMapped = true
+        table = next
+        let previous = tableGeneration
+        tableGeneration = generation
+        // The epoch is the generation new requests use: the supervisor may
+        // close older tables' descriptors (this worker has its mappings),
+        // and `tether reload` counts this worker as switched.
+        region.worker(workerIndex).announce(epoch: generation)
+        log("table generation \(generation) live (was \(previous)): \(next.serverCount) servers")
+        reclaimTables()
+    }
+
+    /// Unmaps retired tables no exchange in progress was routed with.
+    mutating func reclaimTables() {
+        var oldestInUse = tableGeneration
+        for c in 0..<clientHighWater {
+            switch clients[c].phase {
+            case .free, .idle, .head, .tunnel: continue  // a tunnel reads no table
+            default: oldestInUse = min(oldestInUse, clients[c].exchange.tableGeneration)
+            }
+        }
+        retiredTables.removeAll { r in
+            if r.generation < oldestInUse {
+                releaseImage(r.image, mapped: r.mapped)
+                return true
+            }
+            return false
+        }
+        nextReclaimCheck = now + 50
+    }
+
+    /// The current table's index of the server in state slot `slot`, or
+    /// `noServer` (a reload removed it). Linear: only after a table switch.
+    func currentIndex(ofStateSlot slot: UInt32) -> UInt32 {
+        for s in 0..<serverCount where serverStateSlots[s] == slot { return UInt32(s) }
+        return noServer
+    }
+}
