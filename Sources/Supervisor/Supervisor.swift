@@ -416,6 +416,8 @@ struct Supervisor {
             region.record(ReloadRecord(attempt: attempt, outcome: .applied, generation: generation,
                                        atMs: Supervisor.wallMilliseconds(), message: "generation \(generation): \(image.count) bytes"))
             log("reload \(attempt) applied: generation \(generation) (\(image.count) bytes)")
+            // Wake every worker now rather than at its next idle tick.
+            for slot in slots where slot.pid != 0 { _ = try? Posix.sendSignal(SIGWINCH, to: slot.pid) }
             reclaimTables()
         }
     }

@@ -180,7 +180,10 @@ struct EventLoop: ~Copyable {
                     bound.append(ListenerSlot(fd: try EventLoop.bindListener(address, port: port), service: service, open: true))
                 }
             }
-            signalFD = try Posix.signalDescriptor([SIGTERM, SIGINT])
+            // SIGWINCH: the supervisor published a new table (its default
+            // action is to be ignored, so one that arrives before this point
+            // is harmless: the first loop iteration sees the generation).
+            signalFD = try Posix.signalDescriptor([SIGTERM, SIGINT, SIGWINCH])
         } catch {
             for l in bound { Posix.close(l.fd) }
             image.deallocate()
@@ -427,6 +430,11 @@ struct EventLoop: ~Copyable {
 
     mutating func signalArrived(_ c: Completion) {
         if c.result == -EAGAIN || c.result == -EINTR { armSignalRead(); return }
+        if c.result > 0 && signalBuffer.load(as: UInt32.self) == UInt32(SIGWINCH) {
+            // Only a wake-up: the top of the loop checks the table generation.
+            armSignalRead()
+            return
+        }
         if c.result > 0 && !draining {
             beginDrain()
             drainStarted = true
