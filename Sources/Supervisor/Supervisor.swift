@@ -105,7 +105,10 @@ public enum SupervisorError: Error, CustomStringConvertible {
 /// killed); SIGQUIT kills every worker at once; SIGHUP reloads: the
 /// configuration is read again and, when valid, its table is published as
 /// the next generation (workers switch between requests); when not, the old
-/// table keeps serving and the errors are logged and recorded.
+/// table keeps serving and the errors are logged and recorded. A reload that
+/// changes the listen addresses binds the new sockets first (a bind failure
+/// refuses it), keeps the sockets of unchanged addresses, and replaces the
+/// workers one at a time: each old worker drains once its replacement is up.
 public func runSupervisor(_ configuration: SupervisorConfiguration) throws(SupervisorError) {
     var supervisor = try Supervisor(configuration)
     defer { supervisor.closeDescriptors() }
@@ -122,6 +125,24 @@ struct Supervisor {
         var backoff: RespawnBackoff
         /// The supervisor's own copy of this worker's listening sockets.
         var listeners: [CInt] = []
+        /// During a listen change: the worker being replaced, still serving
+        /// until this slot's replacement is up; 0 when none.
+        var predecessor: pid_t = 0
+        /// The sockets only the predecessor listens on, closed once it is
+        /// told to drain.
+        var predecessorListeners: [CInt] = []
+    }
+
+    /// A listen change in progress: slots are replaced one at a time.
+    struct Replacement {
+        /// The slot whose replacement is starting; nil before the first.
+        var current: Int? = nil
+        /// When `current`'s replacement must be up before it is reported late.
+        var deadline: UInt64 = 0
+        var reportedLate = false
+        /// The slots still to replace, in order.
+        var pending: [Int]
+        let attempt: UInt64
     }
 
     enum Phase {
@@ -133,7 +154,14 @@ struct Supervisor {
     }
 
     let configuration: SupervisorConfiguration
+    /// What the workers listen on now (a reload may change it).
+    var listen: [SupervisorConfiguration.Listen]
     var slots: [Slot] = []
+    /// Old workers told to drain after their replacement came up.
+    var retiring: [pid_t] = []
+    var replacement: Replacement? = nil
+    /// How long a replacement worker may take to come up before the log says so.
+    static let replacementPatienceMilliseconds: UInt64 = 10_000
     var tableDescriptor: CInt = -1
     var generation: UInt64 = 1
     /// Tables no longer current, kept open until no worker can still open them.
@@ -151,6 +179,7 @@ struct Supervisor {
         guard !configuration.cpus.isEmpty else { throw .badConfiguration("no CPU to run workers on") }
         guard !configuration.listen.isEmpty else { throw .badConfiguration("nothing to listen on") }
         self.configuration = configuration
+        self.listen = configuration.listen
         for i in 0..<configuration.workerCount {
             slots.append(Slot(cpu: configuration.cpus[i % configuration.cpus.count], backoff: configuration.backoff))
         }
@@ -246,10 +275,7 @@ struct Supervisor {
     }
 
     mutating func closeDescriptors() {
-        for i in slots.indices {
-            for fd in slots[i].listeners { Posix.close(fd) }
-            slots[i].listeners = []
-        }
+        stopListening()
         if tableDescriptor >= 0 { Posix.close(tableDescriptor); tableDescriptor = -1 }
         for t in retiredTables { Posix.close(t.fd) }
         retiredTables = []
@@ -263,7 +289,7 @@ struct Supervisor {
     mutating func run() throws(SupervisorError) {
         let now = Posix.monotonicMilliseconds()
         for i in slots.indices { start(i, now: now) }
-        let addresses = configuration.listen.map { "\($0.address)" }.joined(separator: ", ")
+        let addresses = listen.map { "\($0.address)" }.joined(separator: ", ")
         log(ListenerMigration.enable())
         log("ready: \(slots.count) worker\(slots.count == 1 ? "" : "s") listening on \(addresses)")
         notify.ready(status: "\(slots.count) worker\(slots.count == 1 ? "" : "s") listening on \(addresses)")
@@ -285,6 +311,7 @@ struct Supervisor {
                 for i in slots.indices where slots[i].pid == 0 && slots[i].restartAt != 0 && slots[i].restartAt <= now {
                     start(i, now: now)
                 }
+                advanceReplacement(now: now)
             case .draining(let deadline):
                 if runningCount == 0 { log("stopped"); return }
                 if now >= deadline {
@@ -301,7 +328,14 @@ struct Supervisor {
         }
     }
 
-    var runningCount: Int { slots.reduce(0) { $0 + ($1.pid != 0 ? 1 : 0) } }
+    var runningCount: Int {
+        slots.reduce(0) { $0 + ($1.pid != 0 ? 1 : 0) + ($1.predecessor != 0 ? 1 : 0) } + retiring.count
+    }
+
+    /// Every worker process alive: current, awaiting replacement, draining.
+    var runningPIDs: [pid_t] {
+        slots.flatMap { [$0.pid, $0.predecessor] }.filter { $0 != 0 } + retiring
+    }
 
     /// Milliseconds until the next restart or deadline; -1 when nothing is due.
     func waitLimit() -> CInt {
@@ -310,6 +344,7 @@ struct Supervisor {
         switch phase {
         case .running:
             for s in slots where s.pid == 0 && s.restartAt != 0 { due = min(due, s.restartAt) }
+            if replacement != nil { due = min(due, now + 20) }  // poll for the replacement being up
         case .draining(let deadline), .killing(let deadline):
             due = deadline
         }
@@ -328,11 +363,10 @@ struct Supervisor {
             stopListening()
             let deadline = Posix.monotonicMilliseconds() + configuration.drainTimeoutMilliseconds + configuration.drainMarginMilliseconds
             phase = .draining(deadline: deadline)
-            for i in slots.indices {
-                slots[i].restartAt = 0
-                if slots[i].pid != 0 {
-                    _ = try wrap { () throws(PosixError) in try Posix.sendSignal(SIGTERM, to: slots[i].pid) }
-                }
+            replacement = nil
+            for i in slots.indices { slots[i].restartAt = 0 }
+            for pid in runningPIDs {
+                _ = try wrap { () throws(PosixError) in try Posix.sendSignal(SIGTERM, to: pid) }
             }
         case SIGQUIT:
             notify.stopping()
@@ -354,17 +388,17 @@ struct Supervisor {
     /// where nobody accepts them.
     mutating func stopListening() {
         for i in slots.indices {
-            for fd in slots[i].listeners { Posix.close(fd) }
+            for fd in slots[i].listeners + slots[i].predecessorListeners { Posix.close(fd) }
             slots[i].listeners = []
+            slots[i].predecessorListeners = []
         }
     }
 
     mutating func killAll() throws(SupervisorError) {
-        for i in slots.indices {
-            slots[i].restartAt = 0
-            if slots[i].pid != 0 {
-                _ = try wrap { () throws(PosixError) in try Posix.sendSignal(SIGKILL, to: slots[i].pid) }
-            }
+        replacement = nil
+        for i in slots.indices { slots[i].restartAt = 0 }
+        for pid in runningPIDs {
+            _ = try wrap { () throws(PosixError) in try Posix.sendSignal(SIGKILL, to: pid) }
         }
         phase = .killing(deadline: Posix.monotonicMilliseconds() + 5_000)
     }
@@ -390,21 +424,36 @@ struct Supervisor {
         switch load() {
         case .refused(let errors):
             refuse(errors.isEmpty ? ["the configuration is invalid"] : errors)
-        case .table(let image, let listen, let workerCount):
-            let old = configuration.listen.map { "\($0.address)/\($0.service)" }
-            let new = listen.map { "\($0.address)/\($0.service)" }
-            if old != new {
-                refuse(["listen addresses changed: restart tether to apply"])
-                return
-            }
+        case .table(let image, let newListen, let workerCount):
             if workerCount != configuration.workerCount {
                 refuse(["workers changed from \(configuration.workerCount) to \(workerCount): restart tether to apply"])
                 return
+            }
+            let listenChanged = listen.map { "\($0.address)/\($0.service)" } != newListen.map { "\($0.address)/\($0.service)" }
+            if listenChanged && replacement != nil {
+                refuse(["the previous listen change is still replacing workers: reload again once it is done"])
+                return
+            }
+            if listenChanged && newListen.isEmpty {
+                refuse(["nothing to listen on"])
+                return
+            }
+            // Every new socket is open before anything changes: a bind
+            // failure leaves the running workers and their sockets as they are.
+            var next: [[CInt]] = []
+            if listenChanged {
+                do throws(SupervisorError) {
+                    next = try openListeners(for: newListen)
+                } catch {
+                    refuse([error.description])
+                    return
+                }
             }
             let fd: CInt
             do {
                 fd = try Posix.sealedMemory(name: "tether-table", bytes: image)
             } catch {
+                if listenChanged { closeOpened(next) }
                 refuse(["cannot store the new table: \(error)"])
                 return
             }
@@ -414,12 +463,115 @@ struct Supervisor {
             region.publish(TableDescriptor(generation: generation, supervisorPID: Posix.processID(), fd: fd,
                                            size: UInt64(image.count), publishedAtMs: Supervisor.wallMilliseconds()))
             region.record(ReloadRecord(attempt: attempt, outcome: .applied, generation: generation,
-                                       atMs: Supervisor.wallMilliseconds(), message: "generation \(generation): \(image.count) bytes"))
+                                       atMs: Supervisor.wallMilliseconds(), message: "generation \(generation): \(image.count) bytes"
+                                           + (listenChanged ? "; listening on \(newListen.map { "\($0.address)" }.joined(separator: ", ")), workers replaced one at a time" : "")))
             log("reload \(attempt) applied: generation \(generation) (\(image.count) bytes)")
             // Wake every worker now rather than at its next idle tick.
-            for slot in slots where slot.pid != 0 { _ = try? Posix.sendSignal(SIGWINCH, to: slot.pid) }
+            for pid in runningPIDs { _ = try? Posix.sendSignal(SIGWINCH, to: pid) }
+            if listenChanged { beginReplacement(listen: newListen, listeners: next, attempt: attempt) }
             reclaimTables()
         }
+    }
+
+    /// The sockets each slot needs for `newListen`: an address already
+    /// listened on keeps its socket (and the connections queued on it), a new
+    /// one is bound now. Throws, with nothing left open, when one cannot be.
+    func openListeners(for newListen: [SupervisorConfiguration.Listen]) throws(SupervisorError) -> [[CInt]] {
+        var out: [[CInt]] = []
+        do throws(SupervisorError) {
+            for slot in slots {
+                var taken = [Bool](repeating: false, count: listen.count)
+                var fds: [CInt] = []
+                for l in newListen {
+                    let key = "\(l.address)"
+                    if let k = listen.indices.first(where: { !taken[$0] && "\(listen[$0].address)" == key && $0 < slot.listeners.count }) {
+                        taken[k] = true
+                        fds.append(slot.listeners[k])
+                    } else {
+                        do throws(SupervisorError) {
+                            fds.append(try Supervisor.openListener(l.address))
+                        } catch {
+                            out.append(fds)
+                            throw error
+                        }
+                    }
+                }
+                out.append(fds)
+            }
+        } catch {
+            closeOpened(out)
+            throw error
+        }
+        return out
+    }
+
+    /// Closes the sockets in `sets` that no slot listens on now.
+    func closeOpened(_ sets: [[CInt]]) {
+        let current = Set(slots.flatMap { $0.listeners })
+        for fd in sets.joined() where !current.contains(fd) { Posix.close(fd) }
+    }
+
+    /// Switches every slot to its new sockets and starts replacing the
+    /// workers one at a time (`advanceReplacement`).
+    mutating func beginReplacement(listen newListen: [SupervisorConfiguration.Listen], listeners: [[CInt]], attempt: UInt64) {
+        let addresses = newListen.map { "\($0.address)" }.joined(separator: ", ")
+        log("reload \(attempt): listening on \(addresses); replacing \(slots.count) worker\(slots.count == 1 ? "" : "s") one at a time")
+        listen = newListen
+        for i in slots.indices {
+            let kept = Set(listeners[i])
+            slots[i].predecessorListeners = slots[i].listeners.filter { !kept.contains($0) }
+            slots[i].listeners = listeners[i]
+        }
+        replacement = Replacement(pending: Array(slots.indices), attempt: attempt)
+        advanceReplacement(now: Posix.monotonicMilliseconds())
+    }
+
+    /// One step of a listen change: once the current slot's new worker is up
+    /// (its shared slot shows its pid and a live epoch), its predecessor is
+    /// told to drain and the next slot's replacement starts.
+    mutating func advanceReplacement(now: UInt64) {
+        guard var r = replacement, let region else { return }
+        defer { replacement = r.pending.isEmpty && r.current == nil ? nil : r }
+        while true {
+            if let i = r.current {
+                let pid = slots[i].pid
+                let up = pid != 0 && region.worker(i).pid == pid && region.worker(i).epoch != WorkerSlot.offline
+                if !up {
+                    if now >= r.deadline && !r.reportedLate {
+                        r.reportedLate = true
+                        log("worker \(i)'s replacement is not up after \(Supervisor.replacementPatienceMilliseconds) ms; its predecessor keeps serving until it is")
+                    }
+                    return
+                }
+                retirePredecessor(i)
+                r.current = nil
+            }
+            guard !r.pending.isEmpty else {
+                log("reload \(r.attempt): every worker replaced; listening on \(listen.map { "\($0.address)" }.joined(separator: ", "))")
+                return
+            }
+            let i = r.pending.removeFirst()
+            r.current = i
+            r.deadline = now + Supervisor.replacementPatienceMilliseconds
+            r.reportedLate = false
+            slots[i].predecessor = slots[i].pid
+            slots[i].pid = 0
+            slots[i].backoff = configuration.backoff
+            start(i, now: now)
+        }
+    }
+
+    /// Tells slot `i`'s replaced worker to drain and closes the sockets only it used.
+    mutating func retirePredecessor(_ i: Int) {
+        let old = slots[i].predecessor
+        if old != 0 {
+            log("worker \(i) replaced by pid \(slots[i].pid); draining pid \(old)")
+            _ = try? Posix.sendSignal(SIGTERM, to: old)
+            retiring.append(old)
+        }
+        slots[i].predecessor = 0
+        for fd in slots[i].predecessorListeners { Posix.close(fd) }
+        slots[i].predecessorListeners = []
     }
 
     /// Closes the tables no running worker can still be about to open.
@@ -439,7 +591,7 @@ struct Supervisor {
         // The worker's descriptors: 3 is the table, 4 the shared state, 5... its listeners.
         let launch = SupervisorConfiguration.WorkerLaunch(
             index: i, cpu: slots[i].cpu, tableDescriptor: 3, generation: generation, stateDescriptor: 4,
-            listeners: configuration.listen.enumerated().map { (CInt(5 + $0.offset), $0.element.service) },
+            listeners: listen.enumerated().map { (CInt(5 + $0.offset), $0.element.service) },
             drainTimeoutMilliseconds: configuration.drainTimeoutMilliseconds,
             supervisor: Posix.processID()
         )
@@ -459,6 +611,17 @@ struct Supervisor {
     }
 
     mutating func ended(pid: pid_t, exit: ChildExit) {
+        if let k = retiring.firstIndex(of: pid) {
+            retiring.remove(at: k)
+            if exit != .exited(0) { log("replaced worker (pid \(pid)) \(exit) while draining") }
+            return
+        }
+        if let i = slots.firstIndex(where: { $0.predecessor == pid }) {
+            // Its replacement takes over the slot; nothing to restart.
+            slots[i].predecessor = 0
+            log("worker \(i)'s predecessor (pid \(pid)) \(exit) before its replacement was up")
+            return
+        }
         guard let i = slots.firstIndex(where: { $0.pid == pid }) else { return }
         slots[i].pid = 0
         region?.worker(i).announce(epoch: WorkerSlot.offline)  // never blocks reclamation

@@ -57,12 +57,11 @@ import Testing
         #expect(proxy.process.output(.stderr).contains("webb"), "the supervisor logs every error")
         #expect(try Self.backends(for: "server1", count: 10, proxy: proxy) == ["apache1": 10])
 
-        let otherPort = try freeLoopbackPort()
-        try good.replacingOccurrences(of: "listen: [\"127.0.0.1:\(proxy.port)\"]", with: "listen: [\"127.0.0.1:\(otherPort)\"]")
+        try good.replacingOccurrences(of: "workers: 2", with: "workers: 3")
             .write(to: proxy.configURL, atomically: true, encoding: .utf8)
-        let moved = try proxy.reload()
-        #expect(moved.status == .exited(1))
-        #expect(moved.stderr.contains("listen addresses changed: restart tether to apply"), "\(moved.stderr)")
+        let resized = try proxy.reload()
+        #expect(resized.status == .exited(1))
+        #expect(resized.stderr.contains("workers changed from 2 to 3: restart tether to apply"), "\(resized.stderr)")
 
         // A good configuration afterwards applies as the next generation
         // (`-c`: the runtime directory comes from the configuration).
@@ -227,5 +226,97 @@ import Testing
         _ = try SupervisorTests.workers(of: proxy, count: 2, excluding: Set(before))
         #expect(try eventually { (try? Self.backends(for: "server1", count: 20, proxy: proxy)) == ["apache2": 20] },
                 "\(proxy.process.logs)")
+    }
+
+    // MARK: Listen changes
+
+    /// The configuration with the service listening on `ports` instead.
+    static func writeListen(_ ports: [UInt16], proxy: ProxyUnderTest, options: ProxyUnderTest.Options) throws {
+        try proxy.writeConfig(options)
+        let yaml = try String(contentsOf: proxy.configURL, encoding: .utf8)
+        let listen = ports.map { "\"127.0.0.1:\($0)\"" }.joined(separator: ", ")
+        try yaml.replacingOccurrences(of: "listen: [\"127.0.0.1:\(proxy.port)\"]", with: "listen: [\(listen)]")
+            .write(to: proxy.configURL, atomically: true, encoding: .utf8)
+    }
+
+    /// Whether `count` requests on fresh connections to `port` are all answered 200.
+    static func answers(_ port: UInt16, count: Int = 10) -> Bool {
+        for _ in 0 ..< count {
+            guard let connection = try? RawHTTPConnection(port: port, timeout: .seconds(2)) else { return false }
+            defer { connection.close() }
+            guard (try? connection.send("GET / HTTP/1.1\r\nHost: t\r\nX-Server: server1\r\n\r\n")) != nil,
+                  let response = try? connection.readResponse(), response.status == 200 else { return false }
+        }
+        return true
+    }
+
+    static func refusesConnections(_ port: UInt16) -> Bool {
+        (try? RawHTTPConnection(port: port, timeout: .seconds(2))).map { $0.close(); return false } ?? true
+    }
+
+    @Test func aReloadThatAddsAnAddressReplacesEveryWorkerWithoutAFailedRequest() throws {
+        let fleet = try BackendFleet(names: ["apache1", "apache2"])
+        let options = Self.twoWorkers()
+        let proxy = try ProxyUnderTest(fleet: fleet, options: options)
+        let before = try SupervisorTests.workers(of: proxy, count: 2)
+        let client = ClientLoop(port: proxy.port)
+        client.start()
+        defer { client.stop() }
+        #expect(client.waitForSuccesses(5), "\(client.summary)")
+
+        let added = try freeLoopbackPort()
+        try Self.writeListen([proxy.port, added], proxy: proxy, options: options)
+        let reload = try proxy.reload()
+        #expect(reload.status == .exited(0), "\(reload.stderr)\n\(proxy.process.logs)")
+        // Both workers are replaced; the old ones drain and are gone.
+        let after = try SupervisorTests.workers(of: proxy, count: 2, excluding: Set(before))
+        #expect(eventually { before.allSatisfy { !processExists($0) } }, "\(proxy.process.logs)")
+        #expect(after.count == 2)
+        #expect(eventually { Self.answers(added) }, "\(proxy.process.logs)")
+        #expect(Self.answers(proxy.port))
+        let answered = client.successes
+        #expect(client.waitForSuccesses(answered + 5), "\(client.summary)")
+        client.stop()
+        #expect(client.failures == 0, "\(client.summary)\n\(proxy.process.logs)")
+    }
+
+    @Test func aReloadThatMovesTheServiceListensOnlyOnTheNewAddress() throws {
+        let fleet = try BackendFleet(names: ["apache1", "apache2"])
+        let options = Self.twoWorkers()
+        let proxy = try ProxyUnderTest(fleet: fleet, options: options)
+        let moved = try freeLoopbackPort()
+        try Self.writeListen([moved], proxy: proxy, options: options)
+        let reload = try proxy.reload()
+        #expect(reload.status == .exited(0), "\(reload.stderr)\n\(proxy.process.logs)")
+        #expect(eventually { Self.answers(moved) }, "\(proxy.process.logs)")
+        #expect(eventually { Self.refusesConnections(proxy.port) }, "\(proxy.process.logs)")
+        #expect(Self.answers(moved))
+    }
+
+    @Test func aReloadToAnAddressInUseIsRefusedAndTheOldAddressesServe() throws {
+        let fleet = try BackendFleet(names: ["apache1", "apache2"])
+        let options = Self.twoWorkers()
+        let proxy = try ProxyUnderTest(fleet: fleet, options: options)
+        let before = try SupervisorTests.workers(of: proxy, count: 2)
+
+        // Another process's listener, without SO_REUSEPORT.
+        let busy = try freeLoopbackPort()
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        var address = loopbackAddress(port: busy)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        #expect(bound == 0)
+        #expect(listen(fd, 16) == 0)
+
+        try Self.writeListen([proxy.port, busy], proxy: proxy, options: options)
+        let refused = try proxy.reload()
+        #expect(refused.status == .exited(1))
+        #expect(refused.stderr.contains("cannot listen on 127.0.0.1:\(busy)"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("reload refused; generation 1 keeps serving"), "\(refused.stderr)")
+        #expect(Self.answers(proxy.port))
+        #expect(Set(childProcesses(of: proxy.process.pid)) == Set(before), "no worker was replaced")
     }
 }
