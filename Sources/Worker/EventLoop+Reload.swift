@@ -128,6 +128,13 @@ extension EventLoop {
         for l in 0..<listenerCount where Int(listeners[l].service) >= next.virtualServiceCount {
             problem = "it has no virtual service \(listeners[l].service) for a listener"
         }
+        // A reload that moved listen addresses replaces this worker; until it
+        // is drained it must not read its sockets' service numbers in a table
+        // where they may name another virtual service.
+        for l in 0..<listenerCount where problem == nil && listeners[l].open
+            && !EventLoop.table(next, lists: listeners[l].service, boundTo: listeners[l].fd) {
+            problem = "virtual service \(listeners[l].service) no longer listens on this worker's socket (this worker is being replaced)"
+        }
         for s in 0..<next.serverCount where Int(next.server(UInt32(s)).stateSlot) >= counters.count {
             problem = "server state slot \(next.server(UInt32(s)).stateSlot) is beyond the \(counters.count) shared slots"
         }
@@ -190,5 +197,25 @@ extension EventLoop {
     func currentIndex(ofStateSlot slot: UInt32) -> UInt32 {
         for s in 0..<serverCount where serverStateSlots[s] == slot { return UInt32(s) }
         return noServer
+    }
+}
+
+extension EventLoop {
+    /// Whether virtual service `service` of `table` lists the address the
+    /// socket `fd` is bound to. A socket whose address cannot be read is
+    /// assumed to match (nothing better is known).
+    static func table(_ table: RoutingTableView, lists service: UInt32, boundTo fd: CInt) -> Bool {
+        guard Int(service) < table.virtualServiceCount, let bound = try? Posix.localAddress(fd) else { return true }
+        let boundBytes = bound.withAddressBytes { Array($0) }
+        for text in table.virtualService(Int(service)).listen {
+            guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]),
+                  let ip = IPAddress(String(text[..<colon])) else { continue }
+            var octets = ip.octets
+            if octets.count == 16 && octets[0..<10].allSatisfy({ $0 == 0 }) && octets[10] == 0xff && octets[11] == 0xff {
+                octets = Array(octets[12...])  // as the socket reports an IPv4-mapped address
+            }
+            if port == bound.port && octets == boundBytes { return true }
+        }
+        return false
     }
 }
