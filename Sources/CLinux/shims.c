@@ -66,3 +66,7 @@ void tether_ignore_signal(int signal) {
 int tether_open(const char *path, int flags, unsigned mode) {
     return open(path, flags | O_CLOEXEC, (mode_t)mode);
 }
+
+int tether_set_dumpable(int on) {
+    return prctl(PR_SET_DUMPABLE, (unsigned long)on, 0, 0, 0);
+}

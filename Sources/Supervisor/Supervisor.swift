@@ -52,6 +52,9 @@ public struct SupervisorConfiguration {
     /// Server state slots the shared region holds (reloads may add servers
     /// up to this many distinct identities).
     public var serverSlotCapacity: Int = 65_536
+    /// The user to become once every socket and the shared state exist
+    /// (workers then start as that user); nil keeps the starting user.
+    public var user: String? = nil
     /// SIGHUP: re-reads the configuration; nil refuses every reload.
     public var reload: (() -> ReloadResult)? = nil
 
@@ -286,11 +289,29 @@ struct Supervisor {
 
     // MARK: The loop
 
+    /// `user:`: after binding and creating the shared state as the starting
+    /// user, become `user`; the state file and pid file become its own.
+    func dropPrivileges(to user: String) throws(SupervisorError) {
+        let found: (uid: uid_t, gid: gid_t)?
+        do throws(PosixError) { found = try Posix.lookUpUser(user) } catch {
+            throw SupervisorError.badConfiguration("user: cannot look up '\(user)': \(error)")
+        }
+        guard let (uid, gid) = found else { throw SupervisorError.badConfiguration("user: no user named '\(user)'") }
+        do throws(PosixError) {
+            try Posix.changeOwner(stateDescriptor, uid: uid, gid: gid)
+            try Posix.becomeUser(user, uid: uid, gid: gid)
+            log("running as user \(user) (uid \(uid), gid \(gid))")
+        } catch {
+            throw SupervisorError.badConfiguration("user: cannot become '\(user)': \(error)")
+        }
+    }
+
     mutating func run() throws(SupervisorError) {
+        log(ListenerMigration.enable())
+        if let user = configuration.user { try dropPrivileges(to: user) }
         let now = Posix.monotonicMilliseconds()
         for i in slots.indices { start(i, now: now) }
         let addresses = listen.map { "\($0.address)" }.joined(separator: ", ")
-        log(ListenerMigration.enable())
         log("ready: \(slots.count) worker\(slots.count == 1 ? "" : "s") listening on \(addresses)")
         notify.ready(status: "\(slots.count) worker\(slots.count == 1 ? "" : "s") listening on \(addresses)")
 

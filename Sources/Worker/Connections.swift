@@ -56,6 +56,10 @@ struct ClientConnection {
     var fd: CInt = -1
     var generation: UInt32 = 0
     var phase: ClientPhase = .free
+    /// A request has begun on this connection. A drain closes idle
+    /// connections that have been served; a new one gets its first request
+    /// answered (within the drain timeout) rather than being cut off.
+    var startedARequest = false
     var receiving = false
     var sending = false
     /// A buffer-select receive failed for want of buffers; re-armed when

@@ -42,11 +42,11 @@ extension EventLoop {
             }
             return
         }
+        // Accepted before the drain cancelled the accept (or, after a listen
+        // change, from a socket the replacement worker shares): the kernel
+        // handed this connection to us, so it is served, and closed after
+        // its response like every connection of a draining worker.
         let fd = c.result
-        if draining {
-            Posix.close(fd)
-            return
-        }
         guard let slot = freeClients.pop() else {
             // Accepted in the same batch as the connection that took the last
             // slot: hold it until a slot frees.
@@ -71,6 +71,7 @@ extension EventLoop {
         clients[i].fd = fd
         clients[i].generation &+= 1
         clients[i].phase = .idle
+        clients[i].startedARequest = false
         clients[i].service = listeners[l].service
         clients[i].server = .max
         clients[i].input = InputBuffer()
@@ -189,6 +190,7 @@ extension EventLoop {
                 key = TetherHash.hash(UnsafeRawBufferPointer(rebasing: bytes[v.start..<(v.start + v.count)]))
             }
             clients[c].exchange = Exchange(head: head, hashKey: key)
+            clients[c].startedARequest = true
             clients[c].scanner.reset()
             clients[c].phase = .exchanging
             route(i, excluding: noServer)

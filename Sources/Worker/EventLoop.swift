@@ -123,6 +123,12 @@ struct EventLoop: ~Copyable {
     var draining = false
     /// The drain began in this batch; idle connections close after it.
     var drainStarted = false
+    /// Connections accepted just before a drain get this long to send their
+    /// first request (they may be racing the drain of a worker whose socket
+    /// a replacement shares); then idle ones are closed too.
+    static let freshConnectionGraceMilliseconds: UInt64 = 1_000
+    var freshGraceUntil: UInt64 = 0
+    var freshGraceOver = false
     var drainDeadline: UInt64 = 0
     let drainMilliseconds: UInt64
     var openClients = 0
@@ -336,7 +342,12 @@ struct EventLoop: ~Copyable {
             }
             if drainStarted {
                 drainStarted = false
-                closeIdleClients()
+                closeIdleClients(includingFresh: false)
+                freshGraceUntil = now + EventLoop.freshConnectionGraceMilliseconds
+            }
+            if draining && !freshGraceOver && now >= freshGraceUntil {
+                freshGraceOver = true
+                closeIdleClients(includingFresh: true)
             }
             expireTimers()
             retryAccepts()
@@ -352,6 +363,10 @@ struct EventLoop: ~Copyable {
         if draining {
             let left = drainDeadline > now ? drainDeadline - now : 0
             limit = min(limit ?? left, left)
+            if !freshGraceOver {
+                let grace = freshGraceUntil > now ? freshGraceUntil - now : 0
+                limit = min(limit ?? grace, grace)
+            }
         }
         if starvedCount > 0 { limit = min(limit ?? 10, 10) }
         // A new table is noticed on the next wake; an idle worker wakes to look.
@@ -464,8 +479,11 @@ struct EventLoop: ~Copyable {
     /// Closes every connection with no request in progress. Runs after the
     /// batch that saw the signal, so a request that arrived in the same
     /// batch is served.
-    mutating func closeIdleClients() {
-        for i in 0..<clientCapacity where clients[i].phase == .idle && clients[i].input.isEmpty {
+    /// Closes connections waiting for a request; `includingFresh: false`
+    /// spares those that have not sent their first one yet.
+    mutating func closeIdleClients(includingFresh: Bool) {
+        for i in 0..<clientCapacity where clients[i].phase == .idle && clients[i].input.isEmpty
+            && (includingFresh || clients[i].startedARequest) {
             closeClient(UInt32(i))
         }
     }

@@ -21,9 +21,6 @@ struct RunCommand: ParsableCommand {
         let slots = StateSlots(capacity: 65_536)
         let compiled = try CompiledConfiguration(path: config, refusal: "not started", prepare: slots.assign)
         let loaded = compiled.config, image = compiled.image
-        if let user = loaded.user {
-            printError("\(config): warning: user: '\(user)' is not applied yet; workers run as the starting user")
-        }
         let cpus: [Int]
         do {
             cpus = try Posix.cpusInAffinity()
@@ -45,6 +42,7 @@ struct RunCommand: ParsableCommand {
             workerArguments: WorkerCommand.arguments(for:)
         )
         supervisor.serverSlotCapacity = slots.capacity
+        supervisor.user = loaded.user
         let path = config
         supervisor.reload = {
             switch CompiledConfiguration.load(path: path, prepare: slots.assign) {

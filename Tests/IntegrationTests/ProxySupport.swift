@@ -24,6 +24,8 @@ final class ProxyUnderTest {
         var deadServers: [(name: String, port: UInt16, headerValue: String)] = []
         /// Header values of the fleet's backends, in order; nil: server1..N.
         var headerValues: [String]? = nil
+        /// `user:`, when set.
+        var user: String? = nil
     }
 
     let process: ManagedProcess
@@ -33,13 +35,15 @@ final class ProxyUnderTest {
     let runtimeDirectory: URL
     let fleet: BackendFleet
 
-    init(fleet: BackendFleet, options: Options = Options()) throws {
+    /// `waitForPort: false` for a proxy that is expected not to start.
+    init(fleet: BackendFleet, options: Options = Options(), waitForPort wait: Bool = true) throws {
         port = try freeLoopbackPort()
         self.fleet = fleet
         runtimeDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("tether-run-\(UUID().uuidString)")
         configURL = FileManager.default.temporaryDirectory.appendingPathComponent("tether-proxy-\(UUID().uuidString).yaml")
         try Self.writeConfig(options, fleet: fleet, port: port, runtimeDirectory: runtimeDirectory, to: configURL)
         process = try ManagedProcess(arguments: ["run", "-c", configURL.path], label: "tether run")
+        guard wait else { return }
         do {
             try waitForPort(port)
         } catch {
@@ -63,7 +67,7 @@ final class ProxyUnderTest {
         }
         let yaml = """
             workers: \(options.workers)
-            runtime_dir: \(runtimeDirectory.path)
+            runtime_dir: \(runtimeDirectory.path)\(options.user.map { "\nuser: \($0)" } ?? "")
             drain_timeout: \(options.drainTimeout)
             persistence_profiles:
               - { name: by-x-server, type: custom_http_header, header_name: X-Server, server_down: \(options.serverDown) }

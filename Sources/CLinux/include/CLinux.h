@@ -26,6 +26,8 @@
 #include <sys/prctl.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <pwd.h>
+#include <grp.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,6 +46,7 @@ int tether_seal_memfd(int fd);
 char **tether_environ(void);
 // prctl is variadic.
 int tether_set_parent_death_signal(int signal);
+int tether_set_dumpable(int on);
 
 // Flag macros built from enum bit numbers, which Swift does not import.
 static const unsigned char tether_IOSQE_IO_LINK = IOSQE_IO_LINK;
