@@ -1,8 +1,24 @@
+import Synchronization
 import Glibc
 
-/// A loopback port that was free a moment ago (bind port 0, read it, close).
+/// Ports this test process has handed out: the kernel may give a closed
+/// port to the next bind(0) at once, and tests run in parallel, so one port
+/// is never handed to two of them (tether binds with SO_REUSEPORT, which
+/// would let both listen on it).
+private let handedOut = Mutex<Set<UInt16>>([])
+
+/// A loopback port that was free a moment ago (bind port 0, read it, close),
+/// never one handed out before in this process.
 /// Prefer letting the server bind port 0 and report its port where it can.
 func freeLoopbackPort() throws -> UInt16 {
+    for _ in 0..<100 {
+        let port = try anyFreeLoopbackPort()
+        if handedOut.withLock({ $0.insert(port).inserted }) { return port }
+    }
+    throw HarnessError("no loopback port that was not handed out already")
+}
+
+private func anyFreeLoopbackPort() throws -> UInt16 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { throw HarnessError("socket: \(errnoDescription())") }
     defer { close(fd) }
