@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import SharedState
 
@@ -14,6 +15,7 @@ func onThreads(_ bodies: [@Sendable () -> Void]) {
 }
 
 final class Box: @unchecked Sendable { var value = 0 }
+final class Flag: Sendable { let value = Atomic<Bool>(false) }
 
 /// A zeroed, page-aligned buffer standing in for the mapping.
 final class Memory {
@@ -110,17 +112,23 @@ final class Memory {
         let r = m.region()
         let writes = 20_000
         let torn = Box(), reads = Box()
+        let readerStarted = Flag()
         onThreads([
             {
+                // Start writing only once the reader reads, so they overlap.
+                while !readerStarted.value.load(ordering: .acquiring) {}
                 for i in 1...writes {
                     r.record(ReloadRecord(attempt: UInt64(i), outcome: .applied, generation: UInt64(i), atMs: UInt64(i),
                                           message: String(repeating: String(i % 10), count: i % 200)))
                 }
             },
             {
-                while r.lastReload().attempt < UInt64(writes) {
+                var last: UInt64 = 0
+                while last < UInt64(writes) {
                     let rec = r.lastReload()
+                    readerStarted.value.store(true, ordering: .releasing)
                     let i = rec.attempt
+                    last = i
                     reads.value += 1
                     if i == 0 { continue }
                     if rec.generation != i || rec.atMs != i || rec.message != String(repeating: String(i % 10), count: Int(i % 200)) {
@@ -131,7 +139,7 @@ final class Memory {
         ])
         withExtendedLifetime(m) {}
         #expect(torn.value == 0)
-        #expect(reads.value > 0)
+        #expect(reads.value > 1)
     }
 }
 
