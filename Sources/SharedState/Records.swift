@@ -109,9 +109,27 @@ public struct WorkerSlot {
         nonmutating set { a64(16).pointee.store(UInt64(UInt32(bitPattern: newValue)), ordering: .relaxed) }
     }
 
-    /// Counters written by this worker alone.
+    /// Counters written by this worker alone (`restarts` by the supervisor).
     public enum Counter: Int, CaseIterable, Sendable {
-        case requests = 0, connectionsAccepted, connectionsOpen, localResponses, bytesIn, bytesOut, restarts
+        /// Requests read from clients (forwarded or answered locally).
+        case requests = 0
+        case connectionsAccepted, connectionsOpen
+        /// Responses the worker made itself (400, 408, 502, 503, 504, ...).
+        case localResponses
+        /// Bytes read from and written to clients.
+        case bytesIn, bytesOut
+        /// How often the supervisor started a worker in this slot after the first.
+        case restarts
+        /// Requests routed by their persistence header, balanced, or failed over.
+        case pinned, balanced, failovers
+        /// Table generations this worker switched to.
+        case tableSwitches
+    }
+
+    /// When the worker in this slot started (ms since the epoch); the supervisor writes it.
+    public var startedAtMs: UInt64 {
+        get { a64(120).pointee.load(ordering: .relaxed) }
+        nonmutating set { a64(120).pointee.store(newValue, ordering: .relaxed) }
     }
     @inline(__always) public func add(_ c: Counter, _ n: UInt64 = 1) { a64(24 + 8 * c.rawValue).pointee.wrappingAdd(n, ordering: .relaxed) }
     @inline(__always) public func subtract(_ c: Counter, _ n: UInt64 = 1) { a64(24 + 8 * c.rawValue).pointee.wrappingSubtract(n, ordering: .relaxed) }
@@ -120,6 +138,13 @@ public struct WorkerSlot {
 
 /// One server's state, shared by every process and kept across reloads
 /// (its slot is keyed by the server's identity, not its table position).
+///
+/// ```
+///  0  down bits        u32 atomic   4  requests in flight  u32 atomic
+///  8  state changed at u64 (ms)    16  reason              u32 (DownReason)
+/// 20  server connections open u32 atomic (pooled idle ones included)
+/// 24  counters, u64 atomic each (`Counter`)
+/// ```
 public struct ServerSlot {
     let p: UnsafeMutableRawPointer
 
@@ -146,19 +171,136 @@ public struct ServerSlot {
     @inline(__always) public func beginRequest() { a32(4).pointee.wrappingAdd(1, ordering: .relaxed) }
     @inline(__always) public func endRequest() { a32(4).pointee.wrappingSubtract(1, ordering: .relaxed) }
 
-    /// When the state last changed (ms since the epoch) and why (a reason code of the monitor's).
+    /// When the state last changed (ms since the epoch) and why.
     public var changedAtMs: UInt64 {
         get { a64(8).pointee.load(ordering: .relaxed) }
         nonmutating set { a64(8).pointee.store(newValue, ordering: .relaxed) }
     }
-    public var reason: UInt32 {
-        get { a32(16).pointee.load(ordering: .relaxed) }
-        nonmutating set { a32(16).pointee.store(newValue, ordering: .relaxed) }
+    public var reason: DownReason {
+        get { DownReason(rawValue: a32(16).pointee.load(ordering: .relaxed)) }
+        nonmutating set { a32(16).pointee.store(newValue.rawValue, ordering: .relaxed) }
     }
 
+    /// TCP connections to this server open in any worker (idle pooled ones too).
+    public var connectionsOpen: UInt32 { a32(20).pointee.load(ordering: .relaxed) }
+    @inline(__always) public func connectionOpened() { a32(20).pointee.wrappingAdd(1, ordering: .relaxed) }
+    @inline(__always) public func connectionClosed() { a32(20).pointee.wrappingSubtract(1, ordering: .relaxed) }
+
     public enum Counter: Int, CaseIterable, Sendable {
-        case requests = 0, failures, pinnedHits, failovers, balanced
+        /// Requests sent to this server.
+        case requests = 0
+        /// Responses relayed, by status class.
+        case responses1xx, responses2xx, responses3xx, responses4xx, responses5xx
+        /// Bytes written to and read from the server.
+        case bytesToServer, bytesFromServer
+        /// Connects that were refused or timed out.
+        case connectFailures
+        /// Requests whose persistence header named this server and got it.
+        case pinnedHits
+        /// Requests pinned to another server that came here instead (`immediate`).
+        case failovers
+        /// Requests balanced here (no persistence header, or an unknown value).
+        case balanced
+        /// Up/down transitions made by the health monitor or passive detection.
+        case stateChanges
     }
     @inline(__always) public func add(_ c: Counter, _ n: UInt64 = 1) { a64(24 + 8 * c.rawValue).pointee.wrappingAdd(n, ordering: .relaxed) }
     public func value(_ c: Counter) -> UInt64 { a64(24 + 8 * c.rawValue).pointee.load(ordering: .relaxed) }
+
+    /// Counts a relayed response by its status class.
+    @inline(__always) public func countResponse(status: UInt16) {
+        let c = min(max(Int(status) / 100, 1), 5)
+        add(Counter(rawValue: Counter.responses1xx.rawValue + c - 1).unsafelyUnwrapped)
+    }
+}
+
+/// Why a server is in its state: a kind, and a detail (an HTTP status or an
+/// errno) in the upper 16 bits. Written by the health monitor and by workers
+/// (passive detection); read by `tether status` and the admin endpoint.
+public struct DownReason: RawRepresentable, Equatable, Sendable, CustomStringConvertible {
+    public enum Kind: UInt8, Sendable {
+        case none = 0
+        /// Up: the monitor's consecutive successes (detail: how many).
+        case checksPassed
+        /// Down: connect refused (RST).
+        case connectRefused
+        /// Down: no connect within the timeout.
+        case connectTimeout
+        /// Down: connected, but no complete status line within the timeout.
+        case responseTimeout
+        /// Down: the server closed or reset before a status line.
+        case closedEarly
+        /// Down: a status the monitor does not expect (detail: the status).
+        case badStatus
+        /// Down: what came back is not an HTTP response.
+        case malformedResponse
+        /// Down: another socket error (detail: the errno).
+        case socketError
+        /// Down: a worker's connect was refused (passive detection).
+        case passiveConnectRefused
+        /// Down: a worker's connect timed out (passive detection).
+        case passiveConnectTimeout
+        /// Up: the pool has no health monitor.
+        case unmonitored
+    }
+
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+    public init(_ kind: Kind, detail: UInt16 = 0) { rawValue = UInt32(kind.rawValue) | UInt32(detail) << 16 }
+
+    public var kind: Kind { Kind(rawValue: UInt8(truncatingIfNeeded: rawValue)) ?? .none }
+    public var detail: UInt16 { UInt16(truncatingIfNeeded: rawValue >> 16) }
+
+    public var description: String {
+        switch kind {
+        case .none: return "-"
+        case .checksPassed: return detail == 1 ? "1 check passed" : "\(detail) consecutive checks passed"
+        case .connectRefused: return "connection refused"
+        case .connectTimeout: return "connect timed out"
+        case .responseTimeout: return "no response within the timeout"
+        case .closedEarly: return "closed before responding"
+        case .badStatus: return "status \(detail)"
+        case .malformedResponse: return "malformed response"
+        case .socketError: return "socket error \(detail)"
+        case .passiveConnectRefused: return "connection refused (seen by a worker)"
+        case .passiveConnectTimeout: return "connect timed out (seen by a worker)"
+        case .unmonitored: return "no health monitor"
+        }
+    }
+}
+
+/// The health monitor's record: written by the monitor (and by the
+/// supervisor for `pid`/`restarts`), read by status and tests.
+public struct MonitorSlot {
+    static let size = 64
+    let p: UnsafeMutableRawPointer
+
+    init(_ p: UnsafeMutableRawPointer) { self.p = p }
+
+    @inline(__always) func a64(_ o: Int) -> UnsafeMutablePointer<Atomic<UInt64>> { (p + o).assumingMemoryBound(to: Atomic<UInt64>.self) }
+
+    public var pid: Int32 {
+        get { Int32(truncatingIfNeeded: a64(0).pointee.load(ordering: .relaxed)) }
+        nonmutating set { a64(0).pointee.store(UInt64(UInt32(bitPattern: newValue)), ordering: .relaxed) }
+    }
+    /// The table generation whose servers the monitor checks (0: none yet).
+    public var generation: UInt64 {
+        get { a64(8).pointee.load(ordering: .acquiring) }
+        nonmutating set { a64(8).pointee.store(newValue, ordering: .releasing) }
+    }
+    /// Checks that the monitor runs per round of its plan.
+    public var serversChecked: UInt64 {
+        get { a64(16).pointee.load(ordering: .relaxed) }
+        nonmutating set { a64(16).pointee.store(newValue, ordering: .relaxed) }
+    }
+    public var startedAtMs: UInt64 {
+        get { a64(24).pointee.load(ordering: .relaxed) }
+        nonmutating set { a64(24).pointee.store(newValue, ordering: .relaxed) }
+    }
+
+    public enum Counter: Int, CaseIterable, Sendable {
+        case checks = 0, checkFailures, restarts
+    }
+    public func add(_ c: Counter, _ n: UInt64 = 1) { a64(32 + 8 * c.rawValue).pointee.wrappingAdd(n, ordering: .relaxed) }
+    public func value(_ c: Counter) -> UInt64 { a64(32 + 8 * c.rawValue).pointee.load(ordering: .relaxed) }
 }

@@ -9,16 +9,17 @@ import Synchronization
 ///
 /// ```
 /// 0      control block (4 KiB): magic, version, sizes, supervisor pid,
-///        generation (own cache line), table descriptors, reload record
+///        generation (own cache line), table descriptors, reload record,
+///        health monitor record
 /// 4096   worker slots, 128 bytes each
-/// ...    server slots, 64 bytes each
+/// ...    server slots, 128 bytes each
 /// ```
 public struct SharedRegion: @unchecked Sendable {
     public static let magic: UInt32 = 0x4853_5454  // "TTSH"
-    public static let version: UInt32 = 1
+    public static let version: UInt32 = 2
     static let controlSize = 4096
     static let workerSlotSize = 128
-    static let serverSlotSize = 64
+    static let serverSlotSize = 128
     /// Generations whose table descriptors are kept; a worker that falls
     /// further behind than this re-reads the current one.
     static let descriptorCount = 8
@@ -30,6 +31,7 @@ public struct SharedRegion: @unchecked Sendable {
         static let descriptors = 128        // descriptorCount × 32 bytes
         static let reloadSequence = 448     // Atomic<UInt64>: seqlock over the reload record
         static let reloadRecord = 456       // ReloadRecord.size bytes
+        static let monitor = 3584           // MonitorSlot.size bytes
     }
 
     public let base: UnsafeMutableRawPointer
@@ -145,6 +147,9 @@ public struct SharedRegion: @unchecked Sendable {
     }
 
     // MARK: slots
+
+    /// The health monitor's record.
+    public var monitor: MonitorSlot { MonitorSlot(base + Control.monitor) }
 
     public func worker(_ index: Int) -> WorkerSlot {
         precondition(index >= 0 && index < workerCapacity, "worker slot \(index) out of range")
