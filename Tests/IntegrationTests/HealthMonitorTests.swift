@@ -297,3 +297,53 @@ import Testing
         }
     }
 }
+
+@Suite struct HealthMonitorScaleTests {
+    /// One monitor process, no thread per server: 1,000 servers on
+    /// addresses where nothing listens are all found down in one round.
+    @Test func aThousandDeadServersAreAllMarkedDownByOneProcess() throws {
+        let fleet = try BackendFleet(names: ["apache1"])
+        let port = try freeLoopbackPort()  // nothing listens on it, on any 127.x address
+        let runtime = FileManager.default.temporaryDirectory.appendingPathComponent("tether-scale-\(UUID().uuidString)")
+        let configURL = FileManager.default.temporaryDirectory.appendingPathComponent("tether-scale-\(UUID().uuidString).yaml")
+        defer {
+            try? FileManager.default.removeItem(at: configURL)
+            try? FileManager.default.removeItem(at: runtime)
+        }
+        let listen = try freeLoopbackPort()
+        var servers = "      - { name: live, address: 127.0.0.1, port: \(fleet["apache1"].port) }\n"
+        for i in 0..<1_000 {
+            servers += "      - { name: dead\(i), address: 127.0.\(1 + i / 250).\(1 + i % 250), port: \(port) }\n"
+        }
+        try """
+            workers: 1
+            runtime_dir: \(runtime.path)
+            health_monitors:
+              - { name: tcp, type: tcp, interval: 2s, timeout: 1s, successful_checks: 1, failed_checks: 1 }
+            pools:
+              - name: big
+                health_monitors: [tcp]
+                servers:
+            \(servers)
+            virtual_services:
+              - { name: www, listen: ["127.0.0.1:\(listen)"], pool: big }
+
+            """.write(to: configURL, atomically: true, encoding: .utf8)
+        let proxy = try ManagedProcess(arguments: ["run", "-c", configURL.path], label: "tether run")
+        defer { _ = proxy.terminate() }
+        try proxy.waitForLine(containing: "tether monitor: checking 1001 servers", in: .stderr)
+        #expect(eventually(timeout: .seconds(20)) {
+            proxy.stderr.components(separatedBy: " is down: connection refused (monitor tcp").count - 1 == 1_000
+        }, "\(proxy.stderr.components(separatedBy: " is down: ").count - 1) of 1,000 marked down")
+        #expect(!proxy.stderr.contains("server big/live 127.0.0.1:\(fleet["apache1"].port) is down"))
+        // Every balanced request reaches the one live server.
+        for _ in 0..<5 {
+            let connection = try RawHTTPConnection(port: listen)
+            defer { connection.close() }
+            try connection.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(try connection.readResponse().bodyText == "apache1\n")
+        }
+        // The monitor is one process among the supervisor's children.
+        #expect(childProcesses(of: proxy.pid).filter(isMonitor).count == 1)
+    }
+}
