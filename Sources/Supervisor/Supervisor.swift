@@ -407,7 +407,8 @@ struct Supervisor {
         case SIGTERM, SIGINT:
             guard case .running = phase else { return }
             notify.stopping()
-            log("\(signal == SIGTERM ? "SIGTERM" : "SIGINT"): draining \(runningCount) worker\(runningCount == 1 ? "" : "s") (drain timeout \(configuration.drainTimeoutMilliseconds) ms)")
+            let workers = runningCount - (monitor.pid != 0 ? 1 : 0)
+            log("\(signal == SIGTERM ? "SIGTERM" : "SIGINT"): draining \(workers) worker\(workers == 1 ? "" : "s") (drain timeout \(configuration.drainTimeoutMilliseconds) ms)")
             stopListening()
             let deadline = Posix.monotonicMilliseconds() + configuration.drainTimeoutMilliseconds + configuration.drainMarginMilliseconds
             phase = .draining(deadline: deadline)
