@@ -50,6 +50,9 @@ struct HealthMonitor: ~Copyable {
     static let bufferSize = 64
     let completions = UnsafeMutableBufferPointer<Completion>.allocate(capacity: 256)
     var stopping = false
+    /// Plans replaced by a reload, freed once the kernel is done with their
+    /// addresses and request bytes (their checks were cancelled).
+    var retiredPlans: [(plan: Plan, buffers: UnsafeMutableRawPointer, freeAt: UInt64)] = []
 
     init(_ configuration: MonitorConfiguration) throws(PosixError) {
         region = configuration.region
@@ -73,6 +76,7 @@ struct HealthMonitor: ~Copyable {
     mutating func shutDown() {
         for i in plan.probes.indices where plan.probes[i].fd >= 0 { Posix.close(plan.probes[i].fd) }
         plan.release()
+        for r in retiredPlans { r.plan.release(); r.buffers.deallocate() }
         buffers.deallocate()
         completions.deallocate()
         region.monitor.generation = WorkerSlot.offline
@@ -95,11 +99,11 @@ struct HealthMonitor: ~Copyable {
         }
         inFlight = 0
         let previous = plan.carried
-        plan.release()
+        // Receives of cancelled checks may still land in the old buffers.
+        retiredPlans.append((plan, buffers, now + 10_000))
         let region = region
         plan = Plan(table: table, now: now, previous: previous,
                     initiallyDown: { region.server($0).down.contains(.byMonitor) })
-        buffers.deallocate()
         buffers = .allocate(byteCount: max(1, plan.probes.count) * HealthMonitor.bufferSize, alignment: 8)
         self.generation = generation
         region.monitor.generation = generation
@@ -166,6 +170,10 @@ struct HealthMonitor: ~Copyable {
         while !stopping {
             let now = Posix.monotonicMilliseconds()
             followTable(now: now)
+            retiredPlans.removeAll { r in
+                if r.freeAt <= now { r.plan.release(); r.buffers.deallocate(); return true }
+                return false
+            }
             takePassiveReports(now: now)
             expireChecks(now: now)
             startDueChecks(now: now)

@@ -159,6 +159,33 @@ import Testing
         #expect(try Self.answer(proxy, pinnedTo: "server2") == "apache2")
     }
 
+    @Test func aReloadChangesWhatIsCheckedAndKeepsVerdicts() throws {
+        let fleet = try BackendFleet(names: ["apache1", "apache2", "apache3"])
+        var options = ProxyUnderTest.Options()
+        options.healthMonitor = Self.httpCheck
+        let proxy = try ProxyUnderTest(fleet: fleet, options: options)
+        try proxy.process.waitForLine(containing: "tether monitor: checking 3 servers", in: .stderr)
+        #expect(try fleet.toggleHealth("apache2") == false)
+        let down = "\(Self.label(fleet, "apache2")) is down"
+        try proxy.process.waitForLine(containing: down, in: .stderr)
+
+        // Same servers, same monitor, a changed mapping: apache2 stays down.
+        options.headerValues = ["server1", "server2", "server3-renamed"]
+        try proxy.writeConfig(options)
+        #expect(try proxy.reload().status == .exited(0))
+        try proxy.process.waitForLine(containing: "(1 monitor, table generation 2)", in: .stderr)
+        #expect(try Self.answer(proxy, pinnedTo: "server2") != "apache2")
+        #expect(try Self.answer(proxy, pinnedTo: "server3-renamed") == "apache3")
+
+        // No monitor any more: every server is up by definition.
+        options.healthMonitor = nil
+        try proxy.writeConfig(options)
+        #expect(try proxy.reload().status == .exited(0))
+        try proxy.process.waitForLine(containing: "\(Self.label(fleet, "apache2")) is up: its pool has no health monitor", in: .stderr)
+        #expect(try Self.answer(proxy, pinnedTo: "server2") == "apache2")
+        #expect(proxy.process.stderr.components(separatedBy: down).count == 2)
+    }
+
     @Test(arguments: ["local_response", "close", "redirect"])
     func whenEveryServerIsDownTheConfiguredActionAnswers(action: String) throws {
         let fleet = try BackendFleet(names: ["apache1", "apache2"])
