@@ -43,6 +43,16 @@ public enum Posix {
         return a
     }
 
+    /// shutdown(2). It never blocks for a TCP socket (a FIN is queued). Its
+    /// only failure that matters is EBADF, a bug; ENOTCONN (the peer reset
+    /// the connection first) needs nothing from a caller that is ending the
+    /// connection anyway.
+    public static func shutdown(_ fd: CInt, how: CInt) {
+        if CLinux.shutdown(fd, how) != 0 {
+            crashOnProgrammingError("shutdown", tether_errno())
+        }
+    }
+
     /// Linux releases the descriptor even when close reports EINTR, so close
     /// is never retried; its errors say nothing the caller can act on, except
     /// EBADF, which is a bug.

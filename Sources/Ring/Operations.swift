@@ -102,14 +102,3 @@ extension Ring {
         sqe.pointee.user_data = userData.rawValue
     }
 }
-
-extension Ring {
-    /// shutdown(2) through the ring; a success posts no completion.
-    @inline(__always)
-    public mutating func queueShutdown(fd: CInt, how: CInt, userData: UserData) {
-        let sqe = nextEntry()
-        io_uring_prep_shutdown(sqe, fd, how)
-        sqe.pointee.flags |= tether_IOSQE_CQE_SKIP_SUCCESS
-        sqe.pointee.user_data = userData.rawValue
-    }
-}

@@ -1,4 +1,5 @@
 import CLinux
+import Posix
 import Ring
 
 /// The byte stream between a client's socket and the HTTP code.
@@ -64,11 +65,17 @@ extension EventLoop {
     }
 
     /// Ends the client's direction of the stream (FIN) after the writes so far.
+    ///
+    /// A direct shutdown(2), not the ring's: io_uring runs a shutdown in an
+    /// io-wq thread and looks its descriptor number up only then, so a close
+    /// queued later could free the number first and the shutdown would hit
+    /// whichever connection was accepted or opened under it next (a client
+    /// losing its response, a server its request).
     mutating func finishClientWrites(_ i: UInt32) {
         let c = Int(i)
         switch clients[c].stream {
         case .plain:
-            ring.queueShutdown(fd: clients[c].fd, how: CInt(SHUT_WR), userData: teardownTag)
+            Posix.shutdown(clients[c].fd, how: CInt(SHUT_WR))
         }
     }
 }

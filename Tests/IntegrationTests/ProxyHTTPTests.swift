@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 /// HTTP/1.1 through the proxy: bodies of any size both ways, framing,
@@ -150,6 +151,37 @@ import Testing
         try old.send("GET / HTTP/1.0\r\n\r\n")
         #expect(try old.readResponse().bodyText == "apache1\n")
         #expect(old.isClosedByPeer())
+    }
+
+    @Test func clientsThatCloseAtOnceAllGetTheirResponses() throws {
+        // Each client closes as soon as it has its response, so descriptors
+        // are closed and handed out again at a high rate: ending one
+        // connection must never touch the next one opened under its number.
+        let fleet = try BackendFleet(names: ["apache1"])
+        let proxy = try ProxyUnderTest(fleet: fleet)
+        let port = proxy.port
+        final class Failures: @unchecked Sendable {
+            let lock = NSLock()
+            var list: [String] = []
+        }
+        let failures = Failures()
+        DispatchQueue.concurrentPerform(iterations: 4) { client in
+            for n in 0 ..< 400 {
+                do {
+                    let connection = try RawHTTPConnection(port: port)
+                    try connection.send("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                    let response = try connection.readResponse()
+                    if response.bodyText != "apache1\n" {
+                        throw HarnessError("status \(response.status): \(response.bodyText)")
+                    }
+                    connection.close()
+                } catch {
+                    failures.lock.withLock { failures.list.append("client \(client), connection \(n): \(error)") }
+                }
+            }
+        }
+        let failed = failures.lock.withLock { failures.list }
+        #expect(failed.count == 0, "of 1600, first: \(failed.prefix(3))")
     }
 
     @Test func aHalfClosedClientGetsEveryResponseItAskedFor() throws {
