@@ -300,19 +300,20 @@ struct Supervisor {
         do throws(PosixError) {
             try Posix.changeOwner(stateDescriptor, uid: uid, gid: gid)
             try Posix.becomeUser(user, uid: uid, gid: gid)
-            log("running as user \(user) (uid \(uid), gid \(gid))")
+            log.notice("running as user \(user) (uid \(uid), gid \(gid))")
         } catch {
             throw SupervisorError.badConfiguration("user: cannot become '\(user)': \(error)")
         }
     }
 
     mutating func run() throws(SupervisorError) {
-        log(ListenerMigration.enable())
+        let migration = ListenerMigration.enable()
+        log.write(migration.level, { migration.message }, [:])
         if let user = configuration.user { try dropPrivileges(to: user) }
         let now = Posix.monotonicMilliseconds()
         for i in slots.indices { start(i, now: now) }
         let addresses = listen.map { "\($0.address)" }.joined(separator: ", ")
-        log("ready: \(slots.count) worker\(slots.count == 1 ? "" : "s") listening on \(addresses)")
+        log.notice("ready: \(slots.count) worker\(slots.count == 1 ? "" : "s") listening on \(addresses)")
         notify.ready(status: "\(slots.count) worker\(slots.count == 1 ? "" : "s") listening on \(addresses)")
 
         while true {
@@ -334,15 +335,15 @@ struct Supervisor {
                 }
                 advanceReplacement(now: now)
             case .draining(let deadline):
-                if runningCount == 0 { log("stopped"); return }
+                if runningCount == 0 { log.notice("stopped"); return }
                 if now >= deadline {
-                    log("\(runningCount) worker\(runningCount == 1 ? "" : "s") still running after the drain timeout; killing")
+                    log.warning("\(runningCount) worker\(runningCount == 1 ? "" : "s") still running after the drain timeout; killing")
                     try killAll()
                 }
             case .killing(let deadline):
-                if runningCount == 0 { log("stopped"); return }
+                if runningCount == 0 { log.notice("stopped"); return }
                 if now >= deadline {
-                    log("\(runningCount) worker\(runningCount == 1 ? "" : "s") did not end after SIGKILL; exiting anyway")
+                    log.error("\(runningCount) worker\(runningCount == 1 ? "" : "s") did not end after SIGKILL; exiting anyway")
                     return
                 }
             }
@@ -380,7 +381,7 @@ struct Supervisor {
         case SIGTERM, SIGINT:
             guard case .running = phase else { return }
             notify.stopping()
-            log("\(signal == SIGTERM ? "SIGTERM" : "SIGINT"): draining \(runningCount) worker\(runningCount == 1 ? "" : "s") (drain timeout \(configuration.drainTimeoutMilliseconds) ms)")
+            log.notice("\(signal == SIGTERM ? "SIGTERM" : "SIGINT"): draining \(runningCount) worker\(runningCount == 1 ? "" : "s") (drain timeout \(configuration.drainTimeoutMilliseconds) ms)")
             stopListening()
             let deadline = Posix.monotonicMilliseconds() + configuration.drainTimeoutMilliseconds + configuration.drainMarginMilliseconds
             phase = .draining(deadline: deadline)
@@ -391,7 +392,7 @@ struct Supervisor {
             }
         case SIGQUIT:
             notify.stopping()
-            log("SIGQUIT: killing every worker")
+            log.notice("SIGQUIT: killing every worker")
             stopListening()
             try killAll()
         case SIGHUP:
@@ -433,8 +434,8 @@ struct Supervisor {
         reloadAttempts += 1
         let attempt = reloadAttempts
         func refuse(_ errors: [String]) {
-            for e in errors { log("reload refused: \(e)") }
-            log("reload \(attempt) refused; generation \(generation) keeps serving")
+            for e in errors { log.error("reload refused: \(e)") }
+            log.error("reload \(attempt) refused; generation \(generation) keeps serving")
             region.record(ReloadRecord(attempt: attempt, outcome: .refused, generation: generation,
                                        atMs: Supervisor.wallMilliseconds(), message: errors.joined(separator: "\n")))
         }
@@ -486,7 +487,7 @@ struct Supervisor {
             region.record(ReloadRecord(attempt: attempt, outcome: .applied, generation: generation,
                                        atMs: Supervisor.wallMilliseconds(), message: "generation \(generation): \(image.count) bytes"
                                            + (listenChanged ? "; listening on \(newListen.map { "\($0.address)" }.joined(separator: ", ")), workers replaced one at a time" : "")))
-            log("reload \(attempt) applied: generation \(generation) (\(image.count) bytes)")
+            log.notice("reload \(attempt) applied: generation \(generation) (\(image.count) bytes)")
             // Wake every worker now rather than at its next idle tick.
             for pid in runningPIDs { _ = try? Posix.sendSignal(SIGWINCH, to: pid) }
             if listenChanged { beginReplacement(listen: newListen, listeners: next, attempt: attempt) }
@@ -536,7 +537,7 @@ struct Supervisor {
     /// workers one at a time (`advanceReplacement`).
     mutating func beginReplacement(listen newListen: [SupervisorConfiguration.Listen], listeners: [[CInt]], attempt: UInt64) {
         let addresses = newListen.map { "\($0.address)" }.joined(separator: ", ")
-        log("reload \(attempt): listening on \(addresses); replacing \(slots.count) worker\(slots.count == 1 ? "" : "s") one at a time")
+        log.notice("reload \(attempt): listening on \(addresses); replacing \(slots.count) worker\(slots.count == 1 ? "" : "s") one at a time")
         listen = newListen
         for i in slots.indices {
             let kept = Set(listeners[i])
@@ -560,7 +561,7 @@ struct Supervisor {
                 if !up {
                     if now >= r.deadline && !r.reportedLate {
                         r.reportedLate = true
-                        log("worker \(i)'s replacement is not up after \(Supervisor.replacementPatienceMilliseconds) ms; its predecessor keeps serving until it is")
+                        log.warning("worker \(i)'s replacement is not up after \(Supervisor.replacementPatienceMilliseconds) ms; its predecessor keeps serving until it is")
                     }
                     return
                 }
@@ -568,7 +569,7 @@ struct Supervisor {
                 r.current = nil
             }
             guard !r.pending.isEmpty else {
-                log("reload \(r.attempt): every worker replaced; listening on \(listen.map { "\($0.address)" }.joined(separator: ", "))")
+                log.notice("reload \(r.attempt): every worker replaced; listening on \(listen.map { "\($0.address)" }.joined(separator: ", "))")
                 return
             }
             let i = r.pending.removeFirst()
@@ -586,7 +587,7 @@ struct Supervisor {
     mutating func retirePredecessor(_ i: Int) {
         let old = slots[i].predecessor
         if old != 0 {
-            log("worker \(i) replaced by pid \(slots[i].pid); draining pid \(old)")
+            log.info("worker \(i) replaced by pid \(slots[i].pid); draining pid \(old)")
             _ = try? Posix.sendSignal(SIGTERM, to: old)
             retiring.append(old)
         }
@@ -624,9 +625,9 @@ struct Supervisor {
             )
             slots[i].pid = pid
             slots[i].startedAt = now
-            log("worker \(i) started: pid \(pid), cpu \(slots[i].cpu)")
+            log.info("worker \(i) started: pid \(pid), cpu \(slots[i].cpu)")
         } catch {
-            log("worker \(i) could not start: \(error)")
+            log.error("worker \(i) could not start: \(error)")
             scheduleRestart(i, now: now, startedAt: now)
         }
     }
@@ -634,24 +635,25 @@ struct Supervisor {
     mutating func ended(pid: pid_t, exit: ChildExit) {
         if let k = retiring.firstIndex(of: pid) {
             retiring.remove(at: k)
-            if exit != .exited(0) { log("replaced worker (pid \(pid)) \(exit) while draining") }
+            if exit != .exited(0) { log.warning("replaced worker (pid \(pid)) \(exit) while draining") }
             return
         }
         if let i = slots.firstIndex(where: { $0.predecessor == pid }) {
             // Its replacement takes over the slot; nothing to restart.
             slots[i].predecessor = 0
-            log("worker \(i)'s predecessor (pid \(pid)) \(exit) before its replacement was up")
+            log.warning("worker \(i)'s predecessor (pid \(pid)) \(exit) before its replacement was up")
             return
         }
         guard let i = slots.firstIndex(where: { $0.pid == pid }) else { return }
         slots[i].pid = 0
         region?.worker(i).announce(epoch: WorkerSlot.offline)  // never blocks reclamation
         guard case .running = phase else {
-            if exit != .exited(0) { log("worker \(i) (pid \(pid)) \(exit) while stopping") }
+            if exit != .exited(0) { log.warning("worker \(i) (pid \(pid)) \(exit) while stopping") }
             return
         }
         let now = Posix.monotonicMilliseconds()
-        log("worker \(i) (pid \(pid)) \(exit) after \(now - slots[i].startedAt) ms")
+        let lived = now - slots[i].startedAt
+        log.write(exit == .exited(0) ? .warning : .error, { "worker \(i) (pid \(pid)) \(exit) after \(lived) ms" }, [:])
         scheduleRestart(i, now: now, startedAt: slots[i].startedAt)
     }
 
@@ -659,9 +661,9 @@ struct Supervisor {
         let decision = slots[i].backoff.died(at: now, startedAt: startedAt)
         slots[i].restartAt = now + decision.delayMilliseconds
         if decision.crashLoop {
-            log("worker \(i) is crash-looping (\(decision.recentDeaths) deaths within \(slots[i].backoff.crashLoopWindowMilliseconds / 1000) s); restarting in \(decision.delayMilliseconds) ms")
+            log.error("worker \(i) is crash-looping (\(decision.recentDeaths) deaths within \(slots[i].backoff.crashLoopWindowMilliseconds / 1000) s); restarting in \(decision.delayMilliseconds) ms")
         } else {
-            log("worker \(i) restarting in \(decision.delayMilliseconds) ms")
+            log.info("worker \(i) restarting in \(decision.delayMilliseconds) ms")
         }
     }
 }
@@ -671,8 +673,4 @@ func wrap<R>(_ body: () throws(PosixError) -> R) throws(SupervisorError) -> R {
     do { return try body() } catch { throw .system(error) }
 }
 
-/// Log lines go to stderr, one write each.
-func log(_ message: String) {
-    var line = "tether supervisor: " + message + "\n"
-    line.withUTF8 { try? Posix.writeAll(2, UnsafeRawBufferPointer($0)) }
-}
+let log = Logger(component: "supervisor")

@@ -38,7 +38,7 @@ extension EventLoop {
         }
         guard c.result >= 0 else {
             if c.result != -ECANCELED {
-                logRarely("accept failed: \(PosixError("accept", errno: -c.result))")
+                logRarely(.error, "accept failed: \(PosixError("accept", errno: -c.result))")
             }
             return
         }
@@ -379,7 +379,7 @@ extension EventLoop {
         if acceptPaused { return }
         acceptPaused = true
         let slots = clientCapacity
-        logRarely("all \(slots) client connection slots in use; accepting paused")
+        logRarely(.warning, "all \(slots) client connection slots in use; accepting paused")
         for l in 0..<listenerCount where listeners[l].accepting {
             ring.queueCancel(target: acceptTag(l), userData: teardownTag)
         }
@@ -430,15 +430,9 @@ extension EventLoop {
 extension EventLoop {
     /// Logs at most one line a second: conditions that can repeat per
     /// connection under overload (out of descriptors, slots) must not flood.
-    mutating func logRarely(_ message: @autoclosure () -> String) {
+    mutating func logRarely(_ level: LogLevel, _ message: @autoclosure () -> String) {
         if now < lastRareLog + 1000 { return }
         lastRareLog = now
-        log(message())
+        log.write(level, message, [:])
     }
-}
-
-/// Log lines go to stderr; the worker logs only rare events.
-func log(_ message: String) {
-    var line = "tether worker: " + message + "\n"
-    line.withUTF8 { try? Posix.writeAll(2, UnsafeRawBufferPointer($0)) }
 }

@@ -95,7 +95,7 @@ extension EventLoop {
     /// it, and makes it current; the old one retires.
     mutating func switchTable(_ region: SharedRegion, to generation: UInt64) {
         guard let d = region.descriptor(of: generation) else {
-            log("table generation \(generation) is no longer described; waiting for the next")
+            log.warning("table generation \(generation) is no longer described; waiting for the next")
             refusedGeneration = generation
             return
         }
@@ -105,13 +105,13 @@ extension EventLoop {
             defer { Posix.close(fd) }
             let size = try Posix.fileSize(fd)
             guard size > 0, UInt64(size) == d.size else {
-                log("table generation \(generation): \(size) bytes where \(d.size) were published; keeping generation \(tableGeneration)")
+                log.error("table generation \(generation): \(size) bytes where \(d.size) were published; keeping generation \(tableGeneration)")
                 refusedGeneration = generation
                 return
             }
             image = UnsafeMutableRawBufferPointer(start: try Posix.mapShared(fd, bytes: size, writable: false), count: size)
         } catch {
-            log("cannot open table generation \(generation): \(error); keeping generation \(tableGeneration)")
+            log.error("cannot open table generation \(generation): \(error); keeping generation \(tableGeneration)")
             refusedGeneration = generation
             return
         }
@@ -119,7 +119,7 @@ extension EventLoop {
         do {
             next = try RoutingTableView(validating: UnsafeRawBufferPointer(image))
         } catch {
-            log("table generation \(generation) is invalid: \(error); keeping generation \(tableGeneration)")
+            log.error("table generation \(generation) is invalid: \(error); keeping generation \(tableGeneration)")
             releaseImage(image, mapped: true)
             refusedGeneration = generation
             return
@@ -139,7 +139,7 @@ extension EventLoop {
             problem = "server state slot \(next.server(UInt32(s)).stateSlot) is beyond the \(counters.count) shared slots"
         }
         if let problem {
-            log("table generation \(generation) refused: \(problem); keeping generation \(tableGeneration)")
+            log.warning("table generation \(generation) refused: \(problem); keeping generation \(tableGeneration)")
             releaseImage(image, mapped: true)
             refusedGeneration = generation
             return
@@ -169,7 +169,7 @@ extension EventLoop {
         // close older tables' descriptors (this worker has its mappings),
         // and `tether reload` counts this worker as switched.
         region.worker(workerIndex).announce(epoch: generation)
-        log("table generation \(generation) live (was \(previous)): \(next.serverCount) servers")
+        log.info("table generation \(generation) live (was \(previous)): \(next.serverCount) servers")
         reclaimTables()
     }
 

@@ -19,7 +19,7 @@ extension EventLoop {
     mutating func connect(_ i: UInt32, to server: UInt32) {
         let c = Int(i)
         guard let s = freeServers.pop() else {
-            logRarely("no free server connection slot")
+            logRarely(.warning, "no free server connection slot")
             detachServer(i, reusable: false)
             respondLocally(i, LocalResponses.serviceUnavailable)
             return
@@ -29,7 +29,7 @@ extension EventLoop {
         do {
             fd = try Posix.socket(family: address.pointee.family, type: CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue))
         } catch {
-            logRarely("cannot open a server connection: \(error)")
+            logRarely(.error, "cannot open a server connection: \(error)")
             freeServers.push(s)
             clients[c].phase = .connecting
             connectFailed(i)

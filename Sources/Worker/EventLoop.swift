@@ -79,6 +79,7 @@ struct EventLoop: ~Copyable {
     var refusedGeneration: UInt64 = 0
     let region: SharedRegion?
     let workerIndex: Int
+    let log: Logger
     let selectorSeed: UInt32
     var selector: Selector
     let counters: ServerCounters
@@ -223,6 +224,7 @@ struct EventLoop: ~Copyable {
         tableGeneration = configuration.tableGeneration
         region = configuration.region
         workerIndex = configuration.workerIndex
+        log = Logger(component: "worker", context: [("worker", "\(configuration.workerIndex)")])
         selectorSeed = configuration.selectorSeed
         selector = Selector(table: table, seed: configuration.selectorSeed)
         counters = configuredCounters
@@ -326,7 +328,7 @@ struct EventLoop: ~Copyable {
         for l in 0..<listenerCount {
             armAccept(l)
             if let address = try? Posix.localAddress(listeners[l].fd) {
-                log("listening on \(address) for \(table.virtualService(Int(listeners[l].service)).name)")
+                log.info("listening on \(address) for \(table.virtualService(Int(listeners[l].service)).name)")
             }
         }
         armSignalRead()

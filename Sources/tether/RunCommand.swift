@@ -64,7 +64,7 @@ struct RunCommand: ParsableCommand {
         do {
             try runSupervisor(supervisor)
         } catch {
-            printError("tether: \(error)")
+            Logger(component: "supervisor").error("\(error)")
             throw ExitCode(1)
         }
     }

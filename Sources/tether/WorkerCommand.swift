@@ -35,11 +35,12 @@ struct WorkerCommand: ParsableCommand {
     }
 
     func run() throws {
+        let log = Logger(component: "worker", context: [("worker", "\(index)")])
         var listeners: [WorkerConfiguration.Listener] = []
         for text in listener {
             let parts = text.split(separator: ":")
             guard parts.count == 2, let fd = CInt(parts[0]), let service = UInt32(parts[1]) else {
-                printError("tether worker \(index): --listener \(text) is not FD:SERVICE")
+                log.error("--listener \(text) is not FD:SERVICE")
                 throw ExitCode(2)
             }
             listeners.append(.descriptor(fd, service: service))
@@ -49,7 +50,7 @@ struct WorkerCommand: ParsableCommand {
             // when it goes, and a check for it having gone already.
             try Posix.setParentDeathSignal(SIGTERM)
             if Posix.parentProcessID() != supervisor {
-                printError("tether worker \(index): the supervisor (pid \(supervisor)) is gone; not starting")
+                log.error("the supervisor (pid \(supervisor)) is gone; not starting")
                 throw ExitCode(1)
             }
             try Posix.pinToCPU(cpu)
@@ -60,10 +61,10 @@ struct WorkerCommand: ParsableCommand {
             Posix.close(stateFd)
             let region = try SharedRegion(attaching: stateBase, size: stateSize)
             guard index >= 0 && index < region.workerCapacity else {
-                printError("tether worker \(index): the shared state has \(region.workerCapacity) worker slots")
+                log.error("the shared state has \(region.workerCapacity) worker slots")
                 throw ExitCode(1)
             }
-            printError("tether worker \(index): pid \(Posix.processID()), cpu \(cpu)")
+            log.info("started on cpu \(cpu)", ["cpu": "\(cpu)"])
             var worker = WorkerConfiguration(tableImage: image)
             worker.listeners = listeners
             worker.region = region
@@ -76,7 +77,7 @@ struct WorkerCommand: ParsableCommand {
         } catch let error as ExitCode {
             throw error
         } catch {
-            printError("tether worker \(index): \(error)")
+            log.error("\(error)")
             throw ExitCode(1)
         }
     }

@@ -135,7 +135,7 @@ import Testing
         slow.close()
         #expect(try proxy.process.waitForExit(timeout: .seconds(10)) == .exited(0))
         #expect(eventually { children.allSatisfy { !processExists($0) } }, "workers \(children) outlived the supervisor")
-        #expect(proxy.process.stderr.contains("tether supervisor: stopped"), "\(proxy.process.logs)")
+        #expect(proxy.process.stderr.contains("component=supervisor pid=\(proxy.process.pid) msg=stopped"), "\(proxy.process.logs)")
     }
 
     @Test func sigquitExitsPromptlyWithNoChildLeft() throws {
@@ -176,7 +176,7 @@ import Testing
         #expect(try process.waitForExit() == .exited(1))
         #expect(process.stderr.contains(mentions), "\(process.logs)")
         #expect(process.stderr.contains("not started"), "\(process.logs)")
-        #expect(!process.stderr.contains("tether supervisor"), "\(process.logs)")
+        #expect(!process.stderr.contains("component=supervisor"), "\(process.logs)")
     }
 
     @Test func aPortInUseRefusesToStart() throws {
