@@ -123,6 +123,8 @@ struct Supervisor {
         var pid: pid_t = 0
         var cpu: Int
         var startedAt: UInt64 = 0
+        /// A worker has run in this slot: the next start after a death is a restart.
+        var everStarted = false
         /// When to start it again; 0 when none is due.
         var restartAt: UInt64 = 0
         var backoff: RespawnBackoff
@@ -625,6 +627,12 @@ struct Supervisor {
             )
             slots[i].pid = pid
             slots[i].startedAt = now
+            if let region {
+                let shared = region.worker(i)
+                shared.startedAtMs = Supervisor.wallMilliseconds()
+                if slots[i].everStarted && slots[i].predecessor == 0 { shared.add(.restarts) }
+            }
+            slots[i].everStarted = true
             log.info("worker \(i) started: pid \(pid), cpu \(slots[i].cpu)")
         } catch {
             log.error("worker \(i) could not start: \(error)")
@@ -646,7 +654,13 @@ struct Supervisor {
         }
         guard let i = slots.firstIndex(where: { $0.pid == pid }) else { return }
         slots[i].pid = 0
-        region?.worker(i).announce(epoch: WorkerSlot.offline)  // never blocks reclamation
+        if let region {
+            let shared = region.worker(i)
+            shared.announce(epoch: WorkerSlot.offline)  // never blocks reclamation
+            // Its connections died with it; the slot's next worker counts its own.
+            shared.pid = 0
+            shared.set(.connectionsOpen, 0)
+        }
         guard case .running = phase else {
             if exit != .exited(0) { log.warning("worker \(i) (pid \(pid)) \(exit) while stopping") }
             return

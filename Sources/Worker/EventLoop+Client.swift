@@ -82,6 +82,7 @@ extension EventLoop {
         clients[i].stream = .plain
         clients[i].address = ClientAddress()
         openClients += 1
+        tally.add(.connectionsAccepted)
         guard let peer = try? Posix.peerAddress(fd) else {
             // Reset before we got to it.
             closeClient(slot)
@@ -177,14 +178,17 @@ extension EventLoop {
                 timers.schedule(i, at: now + service.clientHeaderMilliseconds)
             }
             guard buffers.makeRoom(&clients[c].input, limit: service.maxHeaderBytes) else {
+                tally.add(.requests)
                 respondLocally(i, buffers.isLarge(clients[c].input.id) || Int(clients[c].input.end) >= service.maxHeaderBytes
                                ? LocalResponses.headersTooLarge : LocalResponses.serviceUnavailable)
                 return
             }
             receiveFromClient(i)
         case .invalid(let error):
+            tally.add(.requests)
             respondLocally(i, LocalResponses.fixed(error.status))
         case .complete(let head):
+            tally.add(.requests)
             var key = clients[c].address.hash
             if pool.hashName != nil, let v = head.hashKeyValue {
                 key = TetherHash.hash(UnsafeRawBufferPointer(rebasing: bytes[v.start..<(v.start + v.count)]))
@@ -229,6 +233,7 @@ extension EventLoop {
             clients[c].exchange.server = server
             clients[c].exchange.stateSlot = slot
             clients[c].exchange.countedInFlight = true
+            clients[c].exchange.reason = reason
             clients[c].exchange.retryAllowed = reason != .pinned || pools[Int(service.pool)].serverDown == .immediate
             if let s = takePooled(server) {
                 attach(s, to: i)
@@ -283,6 +288,7 @@ extension EventLoop {
 
     mutating func clientSent(_ completion: Completion) {
         let i = completion.userData.slot, c = Int(i)
+        if completion.result > 0 { tally.add(.bytesOut, UInt64(completion.result)) }
         guard clients[c].generation == completion.userData.generation else { return }
         clients[c].sending = false
         if clients[c].orphan != .none {
@@ -315,6 +321,7 @@ extension EventLoop {
         let c = Int(i)
         precondition(!clients[c].sending, "local response while a send is in flight")
         detachServer(i, reusable: false)
+        tally.add(.localResponses)
         clients[c].phase = .responding
         clients[c].sendSource = .local
         clients[c].sending = true

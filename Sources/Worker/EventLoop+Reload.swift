@@ -148,6 +148,7 @@ extension EventLoop {
         // Idle pooled connections are keyed by the old table's server
         // indices: close them. Attached ones close when their exchange ends.
         closeAllServerConnections()
+        publishCounters(region)
         TableSettings(services: services, pools: pools, serverAddresses: serverAddresses,
                       serverStateSlots: serverStateSlots, poolHeads: poolHeads).deallocate()
         let settings = TableSettings(next)
@@ -157,6 +158,8 @@ extension EventLoop {
         serverStateSlots = settings.serverStateSlots
         poolHeads = settings.poolHeads
         serverCount = next.serverCount
+        tally.resize(servers: next.serverCount)
+        tally.add(.tableSwitches)
         selector = Selector(table: next, seed: selectorSeed)
 
         retiredTables.append(RetiredTable(generation: tableGeneration, image: tableImage, mapped: tableImageMapped))

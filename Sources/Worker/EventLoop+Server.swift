@@ -41,6 +41,8 @@ extension EventLoop {
         servers[t].generation &+= 1
         servers[t].phase = .connecting
         servers[t].server = server
+        servers[t].stateSlot = serverStateSlots[Int(server)]
+        servers[t].established = false
         servers[t].tableGeneration = tableGeneration
         servers[t].client = i
         servers[t].input = InputBuffer()
@@ -67,6 +69,8 @@ extension EventLoop {
             connectFailed(i)
             return
         }
+        servers[t].established = true
+        countConnection(t, +1)
         servers[t].phase = .attached
         clients[Int(i)].phase = .exchanging
         sendRequestHead(i)
@@ -76,6 +80,11 @@ extension EventLoop {
     /// request may go to another server once, when its route allows.
     mutating func connectFailed(_ i: UInt32) {
         let c = Int(i)
+        let s = clients[c].server
+        if s != .max {
+            count(.connectFailures, server: servers[Int(s)].server, generation: servers[Int(s)].tableGeneration,
+                  stateSlot: servers[Int(s)].stateSlot)
+        }
         var failed = clients[c].exchange.server
         if clients[c].exchange.tableGeneration != tableGeneration {
             failed = currentIndex(ofStateSlot: clients[c].exchange.stateSlot)  // the table changed meanwhile
@@ -166,6 +175,7 @@ extension EventLoop {
             bodyCount = count
             if finished { clients[c].exchange.requestReceived = true }
         }
+        countRequestSent(c)
         let total = headLength + bodyCount
         let base = buffers.address(input.id) + Int(input.start)
         servers[t].sending = true
@@ -224,6 +234,10 @@ extension EventLoop {
     mutating func serverSent(_ completion: Completion) {
         let s = completion.userData.slot, t = Int(s)
         guard servers[t].generation == completion.userData.generation else { return }
+        if completion.result > 0 {
+            count(.bytesToServer, server: servers[t].server, generation: servers[t].tableGeneration,
+                  stateSlot: servers[t].stateSlot, UInt64(completion.result))
+        }
         servers[t].sending = false
         if servers[t].orphan != .none {
             buffers.release(servers[t].orphan)
@@ -314,6 +328,10 @@ extension EventLoop {
         }
         let i = servers[t].client
         let n = completion.result
+        if n > 0 {
+            count(.bytesFromServer, server: servers[t].server, generation: servers[t].tableGeneration,
+                  stateSlot: servers[t].stateSlot, UInt64(n))
+        }
         if n < 0 {
             if n == -ENOBUFS {
                 servers[t].waitingForBuffer = true
@@ -400,9 +418,11 @@ extension EventLoop {
                     sendToClient(i, fromServer: s, count: count)
                     return
                 case .relaySwitch:
+                    countResponse(i, status: head.status)
                     sendToClient(i, fromServer: s, count: bytes.count)
                     return
                 case .relayHead(let count):
+                    countResponse(i, status: head.status)
                     relayResponseBody(i, s, after: count)
                     return
                 }
@@ -565,6 +585,10 @@ extension EventLoop {
     mutating func closeServer(_ s: UInt32) {
         let t = Int(s)
         if servers[t].phase == .closed || servers[t].phase == .free { return }
+        if servers[t].established {
+            servers[t].established = false
+            countConnection(t, -1)
+        }
         if servers[t].phase == .pooled { unpool(s) }
         if servers[t].hasOperationsInFlight {
             ring.queueCancelAndClose(fd: servers[t].fd, userData: teardownTag)
@@ -586,6 +610,49 @@ extension EventLoop {
         servers[t].phase = .free
         servers[t].generation &+= 1
         freeServers.push(s)
+    }
+}
+
+extension EventLoop {
+    // MARK: Counting
+
+    /// The request is on its way to its server: counted there, with why it
+    /// went there.
+    @inline(__always)
+    mutating func countRequestSent(_ c: Int) {
+        let server = clients[c].exchange.server, generation = clients[c].exchange.tableGeneration
+        let slot = clients[c].exchange.stateSlot
+        count(.requests, server: server, generation: generation, stateSlot: slot)
+        switch clients[c].exchange.reason {
+        case .pinned:
+            count(.pinnedHits, server: server, generation: generation, stateSlot: slot)
+            tally.add(.pinned)
+        case .failover:
+            count(.failovers, server: server, generation: generation, stateSlot: slot)
+            tally.add(.failovers)
+        case .balanced:
+            count(.balanced, server: server, generation: generation, stateSlot: slot)
+            tally.add(.balanced)
+        }
+    }
+
+    /// The final response's head is being relayed.
+    @inline(__always)
+    mutating func countResponse(_ i: UInt32, status: UInt16) {
+        let c = Int(i)
+        clients[c].exchange.responseStatus = status
+        count(Tally.responseCounter(status: status), server: clients[c].exchange.server,
+              generation: clients[c].exchange.tableGeneration, stateSlot: clients[c].exchange.stateSlot)
+    }
+
+    /// A connection to a server opened (+1) or closed (-1).
+    @inline(__always)
+    mutating func countConnection(_ t: Int, _ delta: Int64) {
+        if servers[t].tableGeneration == tableGeneration {
+            tally.addConnections(server: servers[t].server, delta)
+        } else if let region {
+            region.server(servers[t].stateSlot).addConnections(Int32(delta))
+        }
     }
 }
 

@@ -83,6 +83,10 @@ struct EventLoop: ~Copyable {
     let selectorSeed: UInt32
     var selector: Selector
     let counters: ServerCounters
+    /// What `tether status` and the admin endpoint count, kept privately
+    /// and published once per loop iteration.
+    var tally: Tally
+    let processID: Int32
     var responses = LocalResponses()
 
     var services: UnsafeMutablePointer<ServiceSettings>
@@ -228,6 +232,8 @@ struct EventLoop: ~Copyable {
         selectorSeed = configuration.selectorSeed
         selector = Selector(table: table, seed: configuration.selectorSeed)
         counters = configuredCounters
+        tally = Tally(servers: table.serverCount)
+        processID = Posix.processID()
         let settings = TableSettings(table)
         serverCount = table.serverCount
         services = settings.services
@@ -333,7 +339,10 @@ struct EventLoop: ~Copyable {
         }
         armSignalRead()
         while true {
-            if let region { followTable(region) }
+            if let region {
+                publishCounters(region)
+                followTable(region)
+            }
             let wait = waitLimit()
             try ring.submitAndWait(timeoutMilliseconds: wait)
             now = Posix.monotonicMilliseconds()
@@ -357,7 +366,28 @@ struct EventLoop: ~Copyable {
             if draining && (openClients == 0 || now >= drainDeadline) { break }
         }
         closeAllServerConnections()
+        if let region { publishCounters(region) }
         try ring.submit()
+    }
+
+    /// Moves the counts of the last batch into the shared region.
+    @inline(__always)
+    mutating func publishCounters(_ region: SharedRegion) {
+        tally.publish(to: region, workerIndex: workerIndex, stateSlots: serverStateSlots, openConnections: openClients,
+                      ownsSlot: region.worker(workerIndex).pid == processID)
+    }
+
+    /// Counts for the server an exchange or connection was routed to: into
+    /// the tally while `generation` is the current table (whose indices the
+    /// tally uses), else, for one that straddles a reload, straight into the
+    /// shared slot.
+    @inline(__always)
+    mutating func count(_ counter: ServerSlot.Counter, server: UInt32, generation: UInt64, stateSlot: UInt32, _ n: UInt64 = 1) {
+        if generation == tableGeneration {
+            tally.add(counter, server: server, n)
+        } else if let region {
+            region.server(stateSlot).add(counter, n)
+        }
     }
 
     func waitLimit() -> UInt64? {
