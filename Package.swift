@@ -4,7 +4,7 @@ import PackageDescription
 // Dependencies point down only:
 //   pure:    HTTPWire, RoutingTable, Selection (no Glibc, no Foundation)
 //   config:  Config (the only user of Yams)
-//   system:  CLinux (C), Posix, Ring
+//   system:  CLinux (C), Posix, Ring, SharedState, Telemetry
 //   process: Worker, Supervisor
 //   exe:     tether
 let package = Package(
@@ -37,10 +37,12 @@ let package = Package(
         .target(name: "Posix", dependencies: ["CLinux"]),
         .target(name: "Ring", dependencies: ["CLinux", "Posix"]),
         .target(name: "SharedState"),
+        // What status, the admin endpoint and tests read from the shared state.
+        .target(name: "Telemetry", dependencies: ["SharedState", "RoutingTable", "HTTPWire", "Posix"]),
 
         // Process roles.
         .target(name: "Worker", dependencies: ["HTTPWire", "RoutingTable", "Selection", "Posix", "Ring", "SharedState"]),
-        .target(name: "Supervisor", dependencies: ["Posix", "SharedState"]),
+        .target(name: "Supervisor", dependencies: ["Posix", "SharedState", "RoutingTable", "Telemetry"]),
 
         // The demo/test origin server (`tether backend`); a tool, not the data path.
         .target(name: "DemoBackend"),
@@ -48,7 +50,7 @@ let package = Package(
         .executableTarget(
             name: "tether",
             dependencies: [
-                "Config", "Worker", "Supervisor", "Posix", "RoutingTable", "DemoBackend", "SharedState",
+                "Config", "Worker", "Supervisor", "Posix", "RoutingTable", "DemoBackend", "SharedState", "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -59,6 +61,7 @@ let package = Package(
         .testTarget(name: "ConfigTests", dependencies: ["Config", "RoutingTable"]),
         .testTarget(name: "SharedStateTests", dependencies: ["SharedState"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "SharedState", "RoutingTable", "Posix"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "HTTPWire", "Posix", "Ring", "RoutingTable"]),
         .testTarget(name: "IntegrationTests", dependencies: ["tether"]),
     ]
