@@ -57,11 +57,14 @@ public struct SupervisorConfiguration {
     public var user: String? = nil
     /// SIGHUP: re-reads the configuration; nil refuses every reload.
     public var reload: (() -> ReloadResult)? = nil
+    /// Where the admin endpoint listens (`GET /metrics`, `GET /status`); nil: nowhere.
+    public var admin: SocketAddress? = nil
 
     /// What a reload produced.
     public enum ReloadResult {
-        /// A new table, and what it listens on and how many workers it wants.
-        case table(image: [UInt8], listen: [Listen], workerCount: Int)
+        /// A new table, what it listens on, how many workers it wants and
+        /// where the admin endpoint listens.
+        case table(image: [UInt8], listen: [Listen], workerCount: Int, admin: SocketAddress?)
         /// The configuration is invalid: every error, one per element.
         case refused([String])
     }
@@ -178,6 +181,11 @@ struct Supervisor {
     var region: SharedRegion? = nil
     var pidFile = ""
     var reloadAttempts: UInt64 = 0
+    /// Where the admin endpoint listens now, its socket until its thread
+    /// takes it, and the thread.
+    var adminAddress: SocketAddress? = nil
+    var adminListener: CInt = -1
+    var admin: AdminServer? = nil
 
     init(_ configuration: SupervisorConfiguration) throws(SupervisorError) {
         guard configuration.workerCount > 0 else { throw .badConfiguration("no workers to start") }
@@ -188,11 +196,19 @@ struct Supervisor {
         for i in 0..<configuration.workerCount {
             slots.append(Slot(cpu: configuration.cpus[i % configuration.cpus.count], backoff: configuration.backoff))
         }
-        do {
+        do throws(SupervisorError) {
             for i in slots.indices {
                 for l in configuration.listen {
                     slots[i].listeners.append(try Supervisor.openListener(l.address))
                 }
+            }
+            if let address = configuration.admin {
+                do throws(PosixError) {
+                    adminListener = try AdminServer.openListener(address)
+                } catch {
+                    throw SupervisorError.cannotListen("\(address) (admin)", error)
+                }
+                adminAddress = address
             }
             tableDescriptor = try wrap { () throws(PosixError) in
                 try Posix.sealedMemory(name: "tether-table", bytes: configuration.tableImage)
@@ -280,6 +296,9 @@ struct Supervisor {
     }
 
     mutating func closeDescriptors() {
+        admin?.stop()
+        admin = nil
+        if adminListener >= 0 { Posix.close(adminListener); adminListener = -1 }
         stopListening()
         if tableDescriptor >= 0 { Posix.close(tableDescriptor); tableDescriptor = -1 }
         for t in retiredTables { Posix.close(t.fd) }
@@ -312,6 +331,10 @@ struct Supervisor {
         let migration = ListenerMigration.enable()
         log.write(migration.level, { migration.message }, [:])
         if let user = configuration.user { try dropPrivileges(to: user) }
+        if adminListener >= 0, let address = adminAddress {
+            try startAdmin(listener: adminListener, address: address, table: configuration.tableImage)
+            adminListener = -1
+        }
         let now = Posix.monotonicMilliseconds()
         for i in slots.indices { start(i, now: now) }
         let addresses = listen.map { "\($0.address)" }.joined(separator: ", ")
@@ -448,7 +471,7 @@ struct Supervisor {
         switch load() {
         case .refused(let errors):
             refuse(errors.isEmpty ? ["the configuration is invalid"] : errors)
-        case .table(let image, let newListen, let workerCount):
+        case .table(let image, let newListen, let workerCount, let newAdmin):
             if workerCount != configuration.workerCount {
                 refuse(["workers changed from \(configuration.workerCount) to \(workerCount): restart tether to apply"])
                 return
@@ -464,11 +487,22 @@ struct Supervisor {
             }
             // Every new socket is open before anything changes: a bind
             // failure leaves the running workers and their sockets as they are.
+            let adminChanged = newAdmin.map { "\($0)" } != adminAddress.map { "\($0)" }
+            var newAdminListener: CInt = -1
+            if adminChanged, let address = newAdmin {
+                do throws(PosixError) {
+                    newAdminListener = try AdminServer.openListener(address)
+                } catch {
+                    refuse(["\(SupervisorError.cannotListen("\(address) (admin)", error))"])
+                    return
+                }
+            }
             var next: [[CInt]] = []
             if listenChanged {
                 do throws(SupervisorError) {
                     next = try openListeners(for: newListen)
                 } catch {
+                    if newAdminListener >= 0 { Posix.close(newAdminListener) }
                     refuse([error.description])
                     return
                 }
@@ -478,6 +512,7 @@ struct Supervisor {
                 fd = try Posix.sealedMemory(name: "tether-table", bytes: image)
             } catch {
                 if listenChanged { closeOpened(next) }
+                if newAdminListener >= 0 { Posix.close(newAdminListener) }
                 refuse(["cannot store the new table: \(error)"])
                 return
             }
@@ -492,8 +527,46 @@ struct Supervisor {
             log.notice("reload \(attempt) applied: generation \(generation) (\(image.count) bytes)")
             // Wake every worker now rather than at its next idle tick.
             for pid in runningPIDs { _ = try? Posix.sendSignal(SIGWINCH, to: pid) }
+            admin?.update(table: image, generation: generation)
+            if adminChanged { moveAdmin(to: newAdmin, listener: newAdminListener, table: image) }
             if listenChanged { beginReplacement(listen: newListen, listeners: next, attempt: attempt) }
             reclaimTables()
+        }
+    }
+
+    // MARK: The admin endpoint
+
+    /// Starts the admin endpoint's thread on `listener` (which it then owns).
+    mutating func startAdmin(listener: CInt, address: SocketAddress, table: [UInt8]) throws(SupervisorError) {
+        guard let region else { return }
+        do throws(PosixError) {
+            admin = try AdminServer(region: region, listener: listener, table: table, generation: generation)
+        } catch {
+            Posix.close(listener)
+            throw .system(error)
+        }
+        log.notice("admin endpoint on \(address): GET /metrics, GET /status")
+    }
+
+    /// A reload moved the admin endpoint to `address` (bound to `listener`)
+    /// or, with nil, removed it.
+    mutating func moveAdmin(to address: SocketAddress?, listener: CInt, table: [UInt8]) {
+        adminAddress = address
+        guard let address else {
+            admin?.replace(listener: -1)
+            log.notice("admin endpoint closed")
+            return
+        }
+        if let admin {
+            admin.replace(listener: listener)
+            log.notice("admin endpoint moved to \(address)")
+            return
+        }
+        do throws(SupervisorError) {
+            try startAdmin(listener: listener, address: address, table: table)
+        } catch {
+            adminAddress = nil
+            log.error("admin endpoint on \(address) not started: \(error)")
         }
     }
 

@@ -340,8 +340,8 @@ struct EventLoop: ~Copyable {
         armSignalRead()
         while true {
             if let region {
-                publishCounters(region)
                 followTable(region)
+                publishCounters(region)
             }
             let wait = waitLimit()
             try ring.submitAndWait(timeoutMilliseconds: wait)

@@ -43,6 +43,7 @@ struct RunCommand: ParsableCommand {
         )
         supervisor.serverSlotCapacity = slots.capacity
         supervisor.user = loaded.user
+        supervisor.admin = loaded.admin.map { SocketAddress($0.listen.address, port: $0.listen.port) }
         let path = config
         supervisor.reload = {
             switch CompiledConfiguration.load(path: path, prepare: slots.assign) {
@@ -58,7 +59,8 @@ struct RunCommand: ParsableCommand {
                 if compiled.config.runtimeDirectory != loaded.runtimeDirectory {
                     return .refused(["runtime_dir changed: restart tether to apply"])
                 }
-                return .table(image: compiled.image, listen: RunCommand.listen(of: compiled.config), workerCount: workers)
+                return .table(image: compiled.image, listen: RunCommand.listen(of: compiled.config), workerCount: workers,
+                              admin: compiled.config.admin.map { SocketAddress($0.listen.address, port: $0.listen.port) })
             }
         }
         do {
