@@ -9,7 +9,7 @@ import Testing
         var options = ProxyUnderTest.Options()
         options.workers = "2"
         let proxy = try ProxyUnderTest(fleet: fleet, options: options)
-        try proxy.process.waitForLine(containing: "tether supervisor: ready: 2 workers", in: .stderr)
+        try proxy.process.waitForLine(containing: "component=supervisor pid=\(proxy.process.pid) msg=\"ready: 2 workers", in: .stderr)
         return proxy
     }
 
@@ -64,7 +64,7 @@ import Testing
         options.workers = "auto"
         let proxy = try ProxyUnderTest(fleet: fleet, options: options)
         let cpus = cpusAllowed(of: proxy.process.pid)
-        try proxy.process.waitForLine(containing: "tether supervisor: ready: \(cpus.count) worker", in: .stderr)
+        try proxy.process.waitForLine(containing: "component=supervisor pid=\(proxy.process.pid) msg=\"ready: \(cpus.count) worker", in: .stderr)
         let children = try Self.workers(of: proxy, count: cpus.count)
         var pinned: [Set<Int>] = []
         #expect(eventually {
