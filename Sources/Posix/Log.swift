@@ -127,6 +127,13 @@ public enum LogLine {
         return line
     }
 
+    /// `value` as a logfmt value (the access log writes names this way).
+    public static func value(_ value: String) -> String {
+        var out = ""
+        appendValue(value, to: &out)
+        return out
+    }
+
     /// A logfmt value: bare when it is a plain token, else quoted and escaped.
     static func appendValue(_ value: String, to line: inout String) {
         let plain = !value.isEmpty && value.utf8.allSatisfy { b in b > 0x20 && b != 0x7F && b != UInt8(ascii: "\"") && b != UInt8(ascii: "=") && b != UInt8(ascii: "\\") }

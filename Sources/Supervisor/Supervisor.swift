@@ -31,6 +31,8 @@ public struct SupervisorConfiguration {
         public var listeners: [(descriptor: CInt, service: UInt32)]
         public var drainTimeoutMilliseconds: UInt64
         public var supervisor: pid_t
+        /// The access log file (appending), when there is one.
+        public var accessLogDescriptor: CInt?
     }
 
     public var tableImage: [UInt8]
@@ -59,6 +61,9 @@ public struct SupervisorConfiguration {
     public var reload: (() -> ReloadResult)? = nil
     /// Where the admin endpoint listens (`GET /metrics`, `GET /status`); nil: nowhere.
     public var admin: SocketAddress? = nil
+    /// The access log file: opened (appending, created 0640) before
+    /// privileges drop, and handed to every worker; nil: no access log.
+    public var accessLogPath: String? = nil
 
     /// What a reload produced.
     public enum ReloadResult {
@@ -89,6 +94,7 @@ public enum SupervisorError: Error, CustomStringConvertible {
     case system(PosixError)
     case badConfiguration(String)
     case cannotCreateState(String, PosixError)
+    case cannotOpenAccessLog(String, PosixError)
 
     public var description: String {
         switch self {
@@ -96,6 +102,7 @@ public enum SupervisorError: Error, CustomStringConvertible {
         case .system(let error): return "\(error)"
         case .badConfiguration(let message): return message
         case .cannotCreateState(let directory, let error): return "cannot create the shared state in \(directory): \(error)"
+        case .cannotOpenAccessLog(let path, let error): return "cannot open the access log \(path): \(error)"
         }
     }
 }
@@ -186,6 +193,7 @@ struct Supervisor {
     var adminAddress: SocketAddress? = nil
     var adminListener: CInt = -1
     var admin: AdminServer? = nil
+    var accessLog: CInt = -1
 
     init(_ configuration: SupervisorConfiguration) throws(SupervisorError) {
         guard configuration.workerCount > 0 else { throw .badConfiguration("no workers to start") }
@@ -209,6 +217,13 @@ struct Supervisor {
                     throw SupervisorError.cannotListen("\(address) (admin)", error)
                 }
                 adminAddress = address
+            }
+            if let path = configuration.accessLogPath {
+                do throws(PosixError) {
+                    accessLog = try Posix.open(path, flags: O_WRONLY | O_APPEND | O_CREAT, mode: 0o640)
+                } catch {
+                    throw SupervisorError.cannotOpenAccessLog(path, error)
+                }
             }
             tableDescriptor = try wrap { () throws(PosixError) in
                 try Posix.sealedMemory(name: "tether-table", bytes: configuration.tableImage)
@@ -299,6 +314,7 @@ struct Supervisor {
         admin?.stop()
         admin = nil
         if adminListener >= 0 { Posix.close(adminListener); adminListener = -1 }
+        if accessLog >= 0 { Posix.close(accessLog); accessLog = -1 }
         stopListening()
         if tableDescriptor >= 0 { Posix.close(tableDescriptor); tableDescriptor = -1 }
         for t in retiredTables { Posix.close(t.fd) }
@@ -685,17 +701,19 @@ struct Supervisor {
 
     mutating func start(_ i: Int, now: UInt64) {
         slots[i].restartAt = 0
-        // The worker's descriptors: 3 is the table, 4 the shared state, 5... its listeners.
+        // The worker's descriptors: 3 is the table, 4 the shared state, 5... its
+        // listeners, then the access log.
         let launch = SupervisorConfiguration.WorkerLaunch(
             index: i, cpu: slots[i].cpu, tableDescriptor: 3, generation: generation, stateDescriptor: 4,
             listeners: listen.enumerated().map { (CInt(5 + $0.offset), $0.element.service) },
             drainTimeoutMilliseconds: configuration.drainTimeoutMilliseconds,
-            supervisor: Posix.processID()
+            supervisor: Posix.processID(),
+            accessLogDescriptor: accessLog >= 0 ? CInt(5 + slots[i].listeners.count) : nil
         )
         do {
             let pid = try Posix.spawn(
                 configuration.executable, arguments: configuration.workerArguments(launch),
-                descriptors: [tableDescriptor, stateDescriptor] + slots[i].listeners,
+                descriptors: [tableDescriptor, stateDescriptor] + slots[i].listeners + (accessLog >= 0 ? [accessLog] : []),
                 defaultSignals: [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGPIPE]
             )
             slots[i].pid = pid

@@ -189,6 +189,7 @@ extension EventLoop {
             respondLocally(i, LocalResponses.fixed(error.status))
         case .complete(let head):
             tally.add(.requests)
+            if accessLog.enabled { logRequestStarted(i, head: head, bytes: bytes) }
             var key = clients[c].address.hash
             if pool.hashName != nil, let v = head.hashKeyValue {
                 key = TetherHash.hash(UnsafeRawBufferPointer(rebasing: bytes[v.start..<(v.start + v.count)]))
@@ -234,6 +235,7 @@ extension EventLoop {
             clients[c].exchange.stateSlot = slot
             clients[c].exchange.countedInFlight = true
             clients[c].exchange.reason = reason
+            if accessLog.enabled { logRouted(i, server: server, reason: reason) }
             clients[c].exchange.retryAllowed = reason != .pinned || pools[Int(service.pool)].serverDown == .immediate
             if let s = takePooled(server) {
                 attach(s, to: i)
@@ -262,6 +264,7 @@ extension EventLoop {
             requestBodyInvalid(i)
         case .body(let count, let finished):
             if finished { clients[c].exchange.requestReceived = true }
+            if accessLog.enabled { accessLog.record(c).pointee.bytesIn &+= UInt64(count) }
             sendToServer(s, from: clients[c].input, count: count)
         }
     }
@@ -288,7 +291,12 @@ extension EventLoop {
 
     mutating func clientSent(_ completion: Completion) {
         let i = completion.userData.slot, c = Int(i)
-        if completion.result > 0 { tally.add(.bytesOut, UInt64(completion.result)) }
+        if completion.result > 0 {
+            tally.add(.bytesOut, UInt64(completion.result))
+            if accessLog.enabled && clients[c].sendSource == .response && clients[c].generation == completion.userData.generation {
+                accessLog.record(c).pointee.bytesOut &+= UInt64(completion.result)
+            }
+        }
         guard clients[c].generation == completion.userData.generation else { return }
         clients[c].sending = false
         if clients[c].orphan != .none {
@@ -322,6 +330,13 @@ extension EventLoop {
         precondition(!clients[c].sending, "local response while a send is in flight")
         detachServer(i, reusable: false)
         tally.add(.localResponses)
+        if accessLog.enabled {
+            let record = accessLog.record(c)
+            // A head that never completed: what arrived of it.
+            if !record.pointee.active { record.pointee.bytesIn = UInt64(clients[c].input.count) }
+            record.pointee.bytesOut &+= UInt64(response.count)
+            logRequest(i, status: EventLoop.status(of: response))
+        }
         clients[c].phase = .responding
         clients[c].sendSource = .local
         clients[c].sending = true
@@ -350,6 +365,7 @@ extension EventLoop {
         let c = Int(i)
         if clients[c].phase == .closed || clients[c].phase == .free { return }
         if clients[c].server != .max { detachServer(i, reusable: false) }
+        if accessLog.enabled && accessLog.record(c).pointee.active { logRequest(i, status: clients[c].exchange.responseStatus) }
         if clients[c].hasOperationsInFlight {
             ring.queueCancelAndClose(fd: clients[c].fd, userData: teardownTag)
         } else {

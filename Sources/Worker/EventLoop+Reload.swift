@@ -13,18 +13,25 @@ struct TableSettings {
     var serverStateSlots: UnsafeMutablePointer<UInt32>
     /// Keep-alive pool heads, one per table server, all empty.
     var poolHeads: UnsafeMutablePointer<UInt32>
+    /// With an access log: each server's `pool=NAME server=NAME`, in
+    /// `AccessLog.Layout.serverCapacity` bytes, and its length.
+    var serverLogNames: UnsafeMutablePointer<UInt8>?
+    var serverLogNameCounts: UnsafeMutablePointer<UInt8>?
 
     init(services: UnsafeMutablePointer<ServiceSettings>, pools: UnsafeMutablePointer<PoolSettings>,
          serverAddresses: UnsafeMutablePointer<SocketAddress>, serverStateSlots: UnsafeMutablePointer<UInt32>,
-         poolHeads: UnsafeMutablePointer<UInt32>) {
+         poolHeads: UnsafeMutablePointer<UInt32>, serverLogNames: UnsafeMutablePointer<UInt8>?,
+         serverLogNameCounts: UnsafeMutablePointer<UInt8>?) {
         self.services = services
         self.pools = pools
         self.serverAddresses = serverAddresses
         self.serverStateSlots = serverStateSlots
         self.poolHeads = poolHeads
+        self.serverLogNames = serverLogNames
+        self.serverLogNameCounts = serverLogNameCounts
     }
 
-    init(_ table: RoutingTableView) {
+    init(_ table: RoutingTableView, logNames: Bool) {
         services = .allocate(capacity: max(1, table.virtualServiceCount))
         for v in 0..<table.virtualServiceCount {
             let spec = table.virtualService(v)
@@ -54,6 +61,29 @@ struct TableSettings {
         }
         poolHeads = .allocate(capacity: max(1, count))
         poolHeads.initialize(repeating: .max, count: max(1, count))
+        guard logNames else { return }
+        let capacity = AccessLog.Layout.serverCapacity
+        let names = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, count) * capacity)
+        let counts = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, count))
+        for p in 0..<table.poolCount {
+            let pool = table.pool(UInt32(p))
+            let poolName = LogLine.value(pool.name)
+            for s in pool.servers {
+                var text = Array("pool=\(poolName) server=\(LogLine.value(table.server(s).name))".utf8)
+                if text.count > capacity { text = Array(text[0..<capacity]) }
+                (names + Int(s) * capacity).update(from: text, count: text.count)
+                counts[Int(s)] = UInt8(text.count)
+            }
+        }
+        serverLogNames = names
+        serverLogNameCounts = counts
+    }
+
+    /// Server `s`'s `pool=... server=...` for the access log (empty without one).
+    func logName(_ s: UInt32) -> UnsafeRawBufferPointer {
+        guard let serverLogNames, let serverLogNameCounts else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: serverLogNames + Int(s) * AccessLog.Layout.serverCapacity,
+                                      count: Int(serverLogNameCounts[Int(s)]))
     }
 
     func deallocate() {
@@ -62,6 +92,8 @@ struct TableSettings {
         serverAddresses.deallocate()
         serverStateSlots.deallocate()
         poolHeads.deallocate()
+        serverLogNames?.deallocate()
+        serverLogNameCounts?.deallocate()
     }
 }
 
@@ -82,6 +114,12 @@ func releaseImage(_ image: UnsafeMutableRawBufferPointer, mapped: Bool) {
 }
 
 extension EventLoop {
+    /// The current table's settings, as one value.
+    var currentSettings: TableSettings {
+        TableSettings(services: services, pools: pools, serverAddresses: serverAddresses, serverStateSlots: serverStateSlots,
+                      poolHeads: poolHeads, serverLogNames: serverLogNames, serverLogNameCounts: serverLogNameCounts)
+    }
+
     /// Top of every loop iteration: one acquire load of the generation; a
     /// new one is loaded and used for every request routed from now on.
     @inline(__always)
@@ -149,14 +187,15 @@ extension EventLoop {
         // indices: close them. Attached ones close when their exchange ends.
         closeAllServerConnections()
         publishCounters(region)
-        TableSettings(services: services, pools: pools, serverAddresses: serverAddresses,
-                      serverStateSlots: serverStateSlots, poolHeads: poolHeads).deallocate()
-        let settings = TableSettings(next)
+        currentSettings.deallocate()
+        let settings = TableSettings(next, logNames: accessLog.enabled)
         services = settings.services
         pools = settings.pools
         serverAddresses = settings.serverAddresses
         serverStateSlots = settings.serverStateSlots
         poolHeads = settings.poolHeads
+        serverLogNames = settings.serverLogNames
+        serverLogNameCounts = settings.serverLogNameCounts
         serverCount = next.serverCount
         tally.resize(servers: next.serverCount)
         tally.add(.tableSwitches)

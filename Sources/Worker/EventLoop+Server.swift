@@ -177,6 +177,7 @@ extension EventLoop {
         }
         countRequestSent(c)
         let total = headLength + bodyCount
+        if accessLog.enabled { accessLog.record(c).pointee.bytesIn &+= UInt64(total) }
         let base = buffers.address(input.id) + Int(input.start)
         servers[t].sending = true
         servers[t].sendConsumed = UInt32(total)
@@ -504,6 +505,7 @@ extension EventLoop {
 
     mutating func forwardTunnelFromClient(_ i: UInt32) {
         let c = Int(i)
+        if accessLog.enabled { accessLog.record(c).pointee.bytesIn &+= UInt64(clients[c].input.count) }
         sendToServer(clients[c].server, from: clients[c].input, count: clients[c].input.count)
     }
 
@@ -520,6 +522,7 @@ extension EventLoop {
         case .notYet:
             return
         case .done(let poolServer, let keepClient):
+            if accessLog.enabled { logRequest(i, status: clients[c].exchange.responseStatus) }
             detachServer(i, reusable: poolServer)
             guard keepClient else {
                 lingerClose(i)
@@ -641,6 +644,7 @@ extension EventLoop {
     mutating func countResponse(_ i: UInt32, status: UInt16) {
         let c = Int(i)
         clients[c].exchange.responseStatus = status
+        if accessLog.enabled { accessLog.responded(c, status: status, now: Posix.monotonicMicroseconds()) }
         count(Tally.responseCounter(status: status), server: clients[c].exchange.server,
               generation: clients[c].exchange.tableGeneration, stateSlot: clients[c].exchange.stateSlot)
     }

@@ -16,6 +16,8 @@ enum Operation: UInt8 {
     case serverSend
     /// A cancel or close whose failure needs no action.
     case teardown
+    /// An append to the access log.
+    case accessLogWrite
 }
 
 /// A virtual service's settings, copied out of the table once.
@@ -95,6 +97,11 @@ struct EventLoop: ~Copyable {
     var serverAddresses: UnsafeMutablePointer<SocketAddress>
     /// Each table server's slot in the shared server state (`counters`).
     var serverStateSlots: UnsafeMutablePointer<UInt32>
+    /// With an access log: what its lines name each table server by.
+    var serverLogNames: UnsafeMutablePointer<UInt8>?
+    var serverLogNameCounts: UnsafeMutablePointer<UInt8>?
+    var accessLog: AccessLog
+    var reportedDroppedLines: UInt64 = 0
 
     let clients: UnsafeMutablePointer<ClientConnection>
     let clientCapacity: Int
@@ -234,13 +241,16 @@ struct EventLoop: ~Copyable {
         counters = configuredCounters
         tally = Tally(servers: table.serverCount)
         processID = Posix.processID()
-        let settings = TableSettings(table)
+        accessLog = AccessLog(fd: configuration.accessLogDescriptor, clients: configuration.maxClientConnections)
+        let settings = TableSettings(table, logNames: configuration.accessLogDescriptor != nil)
         serverCount = table.serverCount
         services = settings.services
         pools = settings.pools
         serverAddresses = settings.serverAddresses
         serverStateSlots = settings.serverStateSlots
         poolHeads = settings.poolHeads
+        serverLogNames = settings.serverLogNames
+        serverLogNameCounts = settings.serverLogNameCounts
         clientCapacity = configuration.maxClientConnections
         serverCapacity = configuration.maxClientConnections + configuration.maxIdleServerConnections
         self.ring = ring
@@ -281,8 +291,7 @@ struct EventLoop: ~Copyable {
     deinit {
         releaseImage(tableImage, mapped: tableImageMapped)
         for r in retiredTables { releaseImage(r.image, mapped: r.mapped) }
-        TableSettings(services: services, pools: pools, serverAddresses: serverAddresses,
-                      serverStateSlots: serverStateSlots, poolHeads: poolHeads).deallocate()
+        currentSettings.deallocate()
         clients.deallocate()
         servers.deallocate()
         vectoredSends.deallocate()
@@ -343,6 +352,7 @@ struct EventLoop: ~Copyable {
                 followTable(region)
                 publishCounters(region)
             }
+            if accessLog.enabled { flushAccessLog() }
             let wait = waitLimit()
             try ring.submitAndWait(timeoutMilliseconds: wait)
             now = Posix.monotonicMilliseconds()
@@ -367,6 +377,7 @@ struct EventLoop: ~Copyable {
         }
         closeAllServerConnections()
         if let region { publishCounters(region) }
+        closeAccessLog()
         try ring.submit()
     }
 
@@ -401,6 +412,7 @@ struct EventLoop: ~Copyable {
             }
         }
         if starvedCount > 0 { limit = min(limit ?? 10, 10) }
+        if accessLog.hasLines { limit = min(limit ?? AccessLog.flushMilliseconds, AccessLog.flushMilliseconds) }
         // A new table is noticed on the next wake; an idle worker wakes to look.
         if region != nil { limit = min(limit ?? 200, retiredTables.isEmpty ? 200 : 50) }
         for l in 0..<listenerCount where listeners[l].retryAt > 0 {
@@ -420,6 +432,7 @@ struct EventLoop: ~Copyable {
         case .serverConnect: serverConnected(c)
         case .accept: accepted(c)
         case .signal: signalArrived(c)
+        case .accessLogWrite: accessLogWritten(c)
         case .teardown, .none: break
         }
     }

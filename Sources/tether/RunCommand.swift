@@ -43,6 +43,7 @@ struct RunCommand: ParsableCommand {
         )
         supervisor.serverSlotCapacity = slots.capacity
         supervisor.user = loaded.user
+        supervisor.accessLogPath = loaded.accessLog?.path
         supervisor.admin = loaded.admin.map { SocketAddress($0.listen.address, port: $0.listen.port) }
         let path = config
         supervisor.reload = {
@@ -58,6 +59,9 @@ struct RunCommand: ParsableCommand {
                 }
                 if compiled.config.runtimeDirectory != loaded.runtimeDirectory {
                     return .refused(["runtime_dir changed: restart tether to apply"])
+                }
+                if compiled.config.accessLog != loaded.accessLog {
+                    return .refused(["access_log changed: restart tether to apply"])
                 }
                 return .table(image: compiled.image, listen: RunCommand.listen(of: compiled.config), workerCount: workers,
                               admin: compiled.config.admin.map { SocketAddress($0.listen.address, port: $0.listen.port) })

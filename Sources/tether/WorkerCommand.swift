@@ -22,6 +22,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "An inherited listening socket and its virtual service: FD:SERVICE.") var listener: [String]
     @Option(help: "The drain timeout in milliseconds.") var drainMs: UInt64
     @Option(help: "The supervisor's pid; the worker stops when it is gone.") var supervisor: Int32
+    @Option(help: "The inherited descriptor of the access log, if there is one.") var accessLogFd: CInt?
 
     static func arguments(for launch: SupervisorConfiguration.WorkerLaunch) -> [String] {
         var out = [
@@ -31,6 +32,7 @@ struct WorkerCommand: ParsableCommand {
             "--supervisor", "\(launch.supervisor)",
         ]
         for l in launch.listeners { out += ["--listener", "\(l.descriptor):\(l.service)"] }
+        if let fd = launch.accessLogDescriptor { out += ["--access-log-fd", "\(fd)"] }
         return out
     }
 
@@ -73,6 +75,7 @@ struct WorkerCommand: ParsableCommand {
             worker.tableGeneration = generation
             worker.selectorSeed = UInt32(truncatingIfNeeded: index)
             worker.drainTimeoutMilliseconds = drainMs
+            worker.accessLogDescriptor = accessLogFd
             try runWorker(worker)
         } catch let error as ExitCode {
             throw error

@@ -26,6 +26,7 @@ import Testing
         #expect(config.user == nil)
         #expect(config.runtimeDirectory == "/run/tether")
         #expect(config.admin == nil)
+        #expect(config.accessLog == nil)
         #expect(config.drainTimeout == .seconds(30))
     }
 
