@@ -30,6 +30,12 @@ import Testing
         #expect(config.drainTimeout == .seconds(30))
     }
 
+    @Test func accessLogAndAdminAreReadWhenGiven() throws {
+        let config = try #require(load("access_log: { path: /var/log/tether/access.log }\nadmin: { listen: '[::1]:9901' }\n" + Self.sparse))
+        #expect(config.accessLog == AccessLogSettings(path: "/var/log/tether/access.log"))
+        #expect(config.admin?.listen.description == "[::1]:9901")
+    }
+
     @Test func profileDefaults() throws {
         let profile = try #require(load(Self.sparse)?.persistenceProfiles.first)
         #expect(profile.serverDown == .immediate)
