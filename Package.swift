@@ -2,10 +2,10 @@
 import PackageDescription
 
 // Dependencies point down only:
-//   pure:    HTTPWire, RoutingTable, Selection (no Glibc, no Foundation)
+//   pure:    HTTPWire, RoutingTable, Selection, Health (no Glibc, no Foundation)
 //   config:  Config (the only user of Yams)
 //   system:  CLinux (C), Posix, Ring, SharedState, Telemetry
-//   process: Worker, Supervisor
+//   process: Worker, Supervisor, Monitor
 //   exe:     tether
 let package = Package(
     name: "tether",
@@ -26,6 +26,7 @@ let package = Package(
         .target(name: "HTTPWire"),
         .target(name: "RoutingTable"),
         .target(name: "Selection", dependencies: ["RoutingTable"]),
+        .target(name: "Health"),
         .target(name: "Config", dependencies: ["RoutingTable", .product(name: "Yams", package: "Yams")]),
 
         // System modules: the one way into the kernel.
@@ -34,7 +35,7 @@ let package = Package(
             cSettings: [.define("_GNU_SOURCE")],
             linkerSettings: [.linkedLibrary("uring")]
         ),
-        .target(name: "Posix", dependencies: ["CLinux"]),
+        .target(name: "Posix", dependencies: ["CLinux", "RoutingTable"]),
         .target(name: "Ring", dependencies: ["CLinux", "Posix"]),
         .target(name: "SharedState"),
         // What status, the admin endpoint and tests read from the shared state.
@@ -43,6 +44,7 @@ let package = Package(
         // Process roles.
         .target(name: "Worker", dependencies: ["HTTPWire", "RoutingTable", "Selection", "Posix", "Ring", "SharedState"]),
         .target(name: "Supervisor", dependencies: ["Posix", "SharedState", "RoutingTable", "Telemetry"]),
+        .target(name: "Monitor", dependencies: ["Health", "RoutingTable", "Posix", "Ring", "SharedState"]),
 
         // The demo/test origin server (`tether backend`); a tool, not the data path.
         .target(name: "DemoBackend"),
@@ -50,7 +52,7 @@ let package = Package(
         .executableTarget(
             name: "tether",
             dependencies: [
-                "Config", "Worker", "Supervisor", "Posix", "RoutingTable", "DemoBackend", "SharedState", "Telemetry",
+                "Config", "Worker", "Supervisor", "Monitor", "Posix", "RoutingTable", "DemoBackend", "SharedState", "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -60,6 +62,7 @@ let package = Package(
         .testTarget(name: "SelectionTests", dependencies: ["Selection", "RoutingTable"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "RoutingTable"]),
         .testTarget(name: "SharedStateTests", dependencies: ["SharedState"]),
+        .testTarget(name: "HealthTests", dependencies: ["Health"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "SharedState", "RoutingTable", "Posix"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "HTTPWire", "Posix", "Ring", "RoutingTable"]),

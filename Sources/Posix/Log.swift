@@ -73,7 +73,7 @@ public struct Logger: Sendable {
         guard level >= output.minimumLevel else { return }
         var line = LogLine.format(level: level, component: component, pid: Posix.processID(), message: message(),
                                   fields: context + fields.map { ($0.key, $0.value) },
-                                  timestampMs: output.journal ? nil : Timestamp.wallMilliseconds())
+                                  timestampMs: output.journal ? nil : Posix.wallClockMilliseconds())
         line.withUTF8 { try? Posix.writeAll(2, UnsafeRawBufferPointer($0)) }
     }
 }
@@ -163,13 +163,6 @@ public enum LogLine {
 
 /// Wall-clock time as logs, the access log and `tether status` show it.
 public enum Timestamp {
-    /// CLOCK_REALTIME in milliseconds since the Unix epoch.
-    public static func wallMilliseconds() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return UInt64(ts.tv_sec) &* 1000 &+ UInt64(ts.tv_nsec) / 1_000_000
-    }
-
     /// "2025-11-26T03:01:02.123Z".
     public static func rfc3339(milliseconds: UInt64) -> String {
         let c = Civil(milliseconds: milliseconds)

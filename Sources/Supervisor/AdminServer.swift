@@ -291,7 +291,7 @@ struct AdminLoop {
                 logRarely("admin endpoint: table generation \(latestGeneration) does not validate; servers are not listed")
             }
         }
-        return StatusSnapshot(region: region, table: view, nowMs: Timestamp.wallMilliseconds())
+        return StatusSnapshot(region: region, table: view, nowMs: Posix.wallClockMilliseconds())
     }
 
     mutating func logRarely(_ message: String) {

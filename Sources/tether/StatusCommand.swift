@@ -47,7 +47,7 @@ struct StatusCommand: ParsableCommand {
             // Alive, and another user's: reading its state is still allowed.
         }
         let table = attachment.mapLiveTable(command: "tether status")
-        let first = StatusSnapshot(region: attachment.region, table: table?.view, nowMs: Timestamp.wallMilliseconds())
+        let first = StatusSnapshot(region: attachment.region, table: table?.view, nowMs: Posix.wallClockMilliseconds())
         if json {
             print(StatusJSON.render(first), terminator: "")
             return
@@ -57,7 +57,7 @@ struct StatusCommand: ParsableCommand {
         if interval > 0 {
             usleep(useconds_t(interval) * 1000)
             previous = first
-            current = StatusSnapshot(region: attachment.region, table: table?.view, nowMs: Timestamp.wallMilliseconds())
+            current = StatusSnapshot(region: attachment.region, table: table?.view, nowMs: Posix.wallClockMilliseconds())
         }
         print(StatusTable.render(current, previous: previous), terminator: "")
     }
