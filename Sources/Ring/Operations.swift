@@ -114,6 +114,11 @@ extension Ring {
 
 extension Ring {
     /// shutdown(2) through the ring; a success posts no completion.
+    ///
+    /// The kernel always runs it on an io-wq thread and resolves `fd` only
+    /// then: if the descriptor can be closed (and its number reused) before
+    /// that, the shutdown hits whatever now has the number. Link a close
+    /// after it, or call shutdown(2) directly.
     @inline(__always)
     public mutating func queueShutdown(fd: CInt, how: CInt, userData: UserData) {
         let sqe = nextEntry()

@@ -239,6 +239,7 @@ extension EventLoop {
             if accessLog.enabled { logRouted(i, server: server, reason: reason) }
             clients[c].exchange.retryAllowed = reason != .pinned || pools[Int(service.pool)].serverDown == .immediate
             if let s = takePooled(server) {
+                clients[c].exchange.reusedConnection = true
                 attach(s, to: i)
                 sendRequestHead(i)
             } else {

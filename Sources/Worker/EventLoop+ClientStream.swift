@@ -1,3 +1,4 @@
+import Posix
 import CLinux
 import Ring
 
@@ -65,11 +66,17 @@ extension EventLoop {
     }
 
     /// Ends the client's direction of the stream (FIN) after the writes so far.
+    ///
+    /// A direct shutdown(2), not IORING_OP_SHUTDOWN: the kernel always runs
+    /// that one on an io-wq thread and looks the descriptor up only then, so
+    /// after a close of this connection the number could name a new socket
+    /// (a server connection) by the time it runs: that socket would lose its
+    /// write side. Callers call this only once every send has completed.
     mutating func finishClientWrites(_ i: UInt32) {
         let c = Int(i)
         switch clients[c].stream {
         case .plain:
-            ring.queueShutdown(fd: clients[c].fd, how: CInt(SHUT_WR), userData: teardownTag)
+            Posix.shutdownWrite(clients[c].fd)
         }
     }
 }

@@ -270,7 +270,7 @@ extension EventLoop {
             } else if clients[c].phase == .tunnel {
                 closeClient(i)
             } else {
-                serverFailed(i)
+                serverFailed(i, "the request could not be sent", result: completion.result)
             }
             return
         }
@@ -354,7 +354,7 @@ extension EventLoop {
             } else if clients[Int(i)].phase == .tunnel {
                 closeClient(i)
             } else {
-                serverFailed(i)
+                serverFailed(i, "receive error")
             }
             return
         }
@@ -391,7 +391,7 @@ extension EventLoop {
             }
             return
         }
-        serverFailed(i)
+        serverFailed(i, "closed before a complete response")
     }
 
     /// Scans the server's input for the response head, or frames body bytes,
@@ -408,19 +408,19 @@ extension EventLoop {
             switch clients[c].responseScanner.scan(bytes, requestMethod: clients[c].exchange.method) {
             case .incomplete:
                 guard buffers.makeRoom(&servers[t].input, limit: services[Int(clients[c].service)].maxHeaderBytes) else {
-                    serverFailed(i)
+                    serverFailed(i, "response head too large")
                     return
                 }
                 receiveFromServer(s)
                 return
             case .invalid:
-                serverFailed(i)
+                serverFailed(i, "invalid response head")
                 return
             case .complete(let head):
                 clients[c].responseScanner.reset()
                 switch clients[c].exchange.responseHead(head) {
                 case .invalid:
-                    serverFailed(i)
+                    serverFailed(i, "invalid response")
                     return
                 case .dropInformational(let count):
                     servers[t].input.start += UInt32(count)
@@ -451,7 +451,7 @@ extension EventLoop {
         let bytes = buffers.bytes(servers[t].input)
         switch clients[c].exchange.response.take(UnsafeRawBufferPointer(rebasing: bytes[headCount...])) {
         case .invalid:
-            serverFailed(i)
+            serverFailed(i, "invalid response body")
         case .body(let count, let finished):
             if finished {
                 clients[c].exchange.responseReceived = true
@@ -554,8 +554,15 @@ extension EventLoop {
     }
 
     /// The server connection broke or answered nonsense: 502 when the client
-    /// has seen nothing of the response yet, else close.
-    mutating func serverFailed(_ i: UInt32) {
+    /// has seen nothing of the response yet, else close. Logged (at most
+    /// once a second) with why and which server.
+    mutating func serverFailed(_ i: UInt32, _ why: StaticString, result: Int32 = 0) {
+        let c = Int(i)
+        if clients[c].exchange.stateSlot != .max {
+            let server = clients[c].exchange.server, slot = clients[c].exchange.stateSlot
+            let reused = clients[c].exchange.reusedConnection
+            logRarely(.warning, "server connection failed: \(why)\(result < 0 ? " (errno \(-result))" : "") (server \(server), state slot \(slot), \(reused ? "a reused" : "a new") connection)")
+        }
         failExchange(i, status: 502)
     }
 

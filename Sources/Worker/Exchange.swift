@@ -108,6 +108,9 @@ struct Exchange {
     var countedInFlight = false
     var retryAllowed = false
     var retried = false
+    /// The request went out on an idle pooled connection (which the server
+    /// may have closed meanwhile).
+    var reusedConnection = false
 
     /// Where X-Forwarded-For's ", ADDR" goes in the head; nil: a new line.
     var xForwardedForInsertion: Int? = nil
