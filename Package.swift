@@ -27,6 +27,8 @@ let package = Package(
         .target(name: "RoutingTable"),
         .target(name: "Selection", dependencies: ["RoutingTable"]),
         .target(name: "Config", dependencies: ["RoutingTable", .product(name: "Yams", package: "Yams")]),
+        // `tether import-avi`: an Avi export (JSON) → a tether configuration.
+        .target(name: "AviImport", dependencies: ["Config", "RoutingTable"]),
 
         // System modules: the one way into the kernel.
         .target(
@@ -48,7 +50,7 @@ let package = Package(
         .executableTarget(
             name: "tether",
             dependencies: [
-                "Config", "Worker", "Supervisor", "Posix", "RoutingTable", "DemoBackend", "SharedState",
+                "Config", "AviImport", "Worker", "Supervisor", "Posix", "RoutingTable", "DemoBackend", "SharedState",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -57,6 +59,7 @@ let package = Package(
         .testTarget(name: "RoutingTableTests", dependencies: ["RoutingTable"]),
         .testTarget(name: "SelectionTests", dependencies: ["Selection", "RoutingTable"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "RoutingTable"]),
+        .testTarget(name: "AviImportTests", dependencies: ["AviImport", "Config", "RoutingTable"]),
         .testTarget(name: "SharedStateTests", dependencies: ["SharedState"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "HTTPWire", "Posix", "Ring", "RoutingTable"]),
