@@ -3,7 +3,7 @@ import PackageDescription
 
 // Dependencies point down only:
 //   pure:    HTTPWire, RoutingTable, Selection (no Glibc, no Foundation)
-//   config:  Config (the only user of Yams)
+//   config:  Config (the only user of Yams), AviImport (Avi export → config)
 //   system:  CLinux (C), Posix, Ring
 //   process: Worker, Supervisor
 //   exe:     tether

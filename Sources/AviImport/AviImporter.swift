@@ -47,7 +47,7 @@ public enum AviImporter {
             return AviConversion(yaml: nil, config: nil, warnings: log.warnings, errors: log.errors)
         }
         let yaml = ConfigYAML.render(config, header: [
-            "Converted by `tether import-avi` from \(source).",
+            "Converted by `tether import-avi` from \(JSONText.escaped(source)).",
             "Each Avi setting this file does not carry was reported as a warning.",
         ])
         // The file must load as written: the same validator as `tether

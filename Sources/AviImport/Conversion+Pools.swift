@@ -196,7 +196,7 @@ extension Conversion {
                 log.error(subject, "servers[\(position)] must be an object, found \(item.brief)")
                 continue
             }
-            var r = FieldReader(members, subject: subject, path: "servers[].")
+            var r = FieldReader(members, subject: subject, path: "servers[].", shownPath: "servers[\(position)].")
             let errorsBefore = log.errors.count
             guard var ip = nested(&r, "ip") else {
                 if log.errors.count == errorsBefore { log.error(subject, "servers[\(position)] has no ip (Avi requires one)") }

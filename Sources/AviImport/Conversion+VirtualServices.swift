@@ -97,9 +97,8 @@ extension Conversion {
                     + "max_header_bytes 32KiB)")
             }
         }
-        if let reference = text(&r, "network_profile_ref"),
-           case .missing(let parsed) = index.resolve(reference, type: "NetworkProfile"),
-           parsed.name != "System-TCP-Proxy" {
+        // Avi's default TCP proxy profile is what tether is; any other is not.
+        if let reference = text(&r, "network_profile_ref"), AviReference(reference).name != "System-TCP-Proxy" {
             log.unsupported(subject, field: "network_profile_ref", value: .string(reference),
                             reason: FieldRules.virtualService.reasons["network_profile_ref"])
         }
@@ -120,7 +119,7 @@ extension Conversion {
                 log.error(subject, "services[\(position)] must be an object, found \(item.brief)")
                 continue
             }
-            var service = FieldReader(members, subject: subject, path: "services[].")
+            var service = FieldReader(members, subject: subject, path: "services[].", shownPath: "services[\(position)].")
             let errorsBefore = log.errors.count
             guard let port = integer(&service, "port", 0...65535) else {
                 if log.errors.count == errorsBefore { log.error(subject, "services[\(position)] has no port (Avi requires one)") }
@@ -158,7 +157,7 @@ extension Conversion {
                 log.error(owner.subject, "vip[\(position)] must be an object, found \(item.brief)")
                 continue
             }
-            var vip = FieldReader(members, subject: owner.subject, path: "vip[].")
+            var vip = FieldReader(members, subject: owner.subject, path: "vip[].", shownPath: "vip[\(position)].")
             if boolean(&vip, "enabled") == false { continue }
             for key in ["ip_address", "ip6_address"] {
                 if let address = address(&vip, key), !addresses.contains(address) { addresses.append(address) }

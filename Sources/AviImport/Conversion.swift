@@ -65,7 +65,7 @@ struct Conversion {
     mutating func integer(_ r: inout FieldReader, _ key: String, _ range: ClosedRange<Int>) -> Int? {
         guard let value = r.take(key) else { return nil }
         guard let i = value.integer, range.contains(i) else {
-            log.error(r.subject, "field '\(r.field(key))' must be an integer from \(range.lowerBound) to \(range.upperBound), "
+            log.error(r.subject, "field '\(r.shownField(key))' must be an integer from \(range.lowerBound) to \(range.upperBound), "
                 + "found \(value.brief)")
             return nil
         }
@@ -75,7 +75,7 @@ struct Conversion {
     mutating func boolean(_ r: inout FieldReader, _ key: String) -> Bool? {
         guard let value = r.take(key) else { return nil }
         guard let b = value.boolean else {
-            log.error(r.subject, "field '\(r.field(key))' must be true or false, found \(value.brief)")
+            log.error(r.subject, "field '\(r.shownField(key))' must be true or false, found \(value.brief)")
             return nil
         }
         return b
@@ -85,26 +85,26 @@ struct Conversion {
     mutating func text(_ r: inout FieldReader, _ key: String) -> String? {
         guard let value = r.take(key) else { return nil }
         guard let s = value.string else {
-            log.error(r.subject, "field '\(r.field(key))' must be a string, found \(value.brief)")
+            log.error(r.subject, "field '\(r.shownField(key))' must be a string, found \(value.brief)")
             return nil
         }
         return s.isEmpty ? nil : s
     }
 
     /// A nested object, as a reader of its own.
-    mutating func nested(_ r: inout FieldReader, _ key: String, path: String? = nil) -> FieldReader? {
+    mutating func nested(_ r: inout FieldReader, _ key: String) -> FieldReader? {
         guard let value = r.take(key) else { return nil }
         guard let members = value.members else {
-            log.error(r.subject, "field '\(r.field(key))' must be an object, found \(value.brief)")
+            log.error(r.subject, "field '\(r.shownField(key))' must be an object, found \(value.brief)")
             return nil
         }
-        return FieldReader(members, subject: r.subject, path: path ?? r.field(key) + ".")
+        return FieldReader(members, subject: r.subject, path: r.field(key) + ".", shownPath: r.shownField(key) + ".")
     }
 
     mutating func list(_ r: inout FieldReader, _ key: String) -> [JSONValue]? {
         guard let value = r.take(key) else { return nil }
         guard let elements = value.elements else {
-            log.error(r.subject, "field '\(r.field(key))' must be a list, found \(value.brief)")
+            log.error(r.subject, "field '\(r.shownField(key))' must be a list, found \(value.brief)")
             return nil
         }
         return elements
@@ -135,7 +135,7 @@ struct Conversion {
         FieldRules().report(ip, log: &log)
         guard let text else { return nil }
         guard let address = IPAddress(text), type == nil || type == (address.family == .v4 ? "V4" : "V6") else {
-            log.error(r.subject, "field '\(r.field(key)).addr' ('\(text)') is not an IP\(type == "V6" ? "v6" : "v4") address")
+            log.error(r.subject, "field '\(r.shownField(key)).addr' ('\(text)') is not an IP\(type == "V6" ? "v6" : "v4") address")
             return nil
         }
         return address

@@ -179,8 +179,6 @@ struct ExportIndex {
 
     func all(_ type: String) -> [AviObject] { objects[type] ?? [] }
 
-    func named(_ name: String, type: String) -> AviObject? { byName[type]?[name] }
-
     func resolve(_ text: String, type: String) -> Resolution {
         let reference = AviReference(text)
         if let collection = reference.collection, collection != AviType.collection(type) {

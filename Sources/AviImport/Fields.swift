@@ -3,16 +3,19 @@
 /// judged by `FieldRules`, so no setting disappears without a warning.
 struct FieldReader {
     let subject: AviSubject
-    /// Prefix of every field's name in messages: "" at the top of an
-    /// object, "fail_action.redirect." or "servers[]." inside one.
+    /// Prefix of every field's name: "" at the top of an object,
+    /// "fail_action.redirect." or "servers[]." inside one.
     let path: String
+    /// The same for errors about one element of a list: "servers[3]."
+    let shownPath: String
     private let members: [JSONMember]
     private var taken: Set<String> = []
 
-    init(_ members: [JSONMember], subject: AviSubject, path: String = "") {
+    init(_ members: [JSONMember], subject: AviSubject, path: String = "", shownPath: String? = nil) {
         self.members = members
         self.subject = subject
         self.path = path
+        self.shownPath = shownPath ?? path
     }
 
     /// The value of `key` (nil when it is absent or null) and marks it as
@@ -34,7 +37,11 @@ struct FieldReader {
         members.filter { !taken.contains($0.key) }
     }
 
+    /// The field's name as rules and warnings know it: "servers[].ratio".
     func field(_ key: String) -> String { path + key }
+
+    /// The field's name in an error: "servers[3].ratio".
+    func shownField(_ key: String) -> String { shownPath + key }
 }
 
 /// How the leftovers of one kind of object are judged.
@@ -137,6 +144,10 @@ extension FieldRules {
             "server_count", "east_west", "service_metadata", "tier1_lr", "vrf_ref", "placement_networks",
             "networks", "nsx_securitygroup", "analytics_policy", "analytics_profile_ref", "external_autoscale_groups",
             "gslb_sp_enabled", "sp_gs_info", "apic_epg_name",
+            // A server's identity in Avi's clouds and orchestrators.
+            "servers[].external_uuid", "servers[].external_orchestration_id", "servers[].vm_ref", "servers[].nw_ref",
+            "servers[].discovered_networks", "servers[].location", "servers[].mac_address", "servers[].server_node",
+            "servers[].availability_zone", "servers[].autoscaling_group_name",
             // These only act together with a setting that is reported
             // when it is on (request_queue_enabled, lb_algorithm
             // FEWEST_TASKS or CORE_AFFINITY, a DNS-resolved pool, TLS or a
