@@ -2,10 +2,10 @@
 import PackageDescription
 
 // Dependencies point down only:
-//   pure:    HTTPWire, RoutingTable, Selection (no Glibc, no Foundation)
+//   pure:    HTTPWire, RoutingTable, Selection, Health (no Glibc, no Foundation)
 //   config:  Config (the only user of Yams), AviImport (Avi export → config)
 //   system:  CLinux (C), Posix, Ring
-//   process: Worker, Supervisor
+//   process: Worker, Supervisor, Monitor
 //   exe:     tether
 let package = Package(
     name: "tether",
@@ -26,6 +26,7 @@ let package = Package(
         .target(name: "HTTPWire"),
         .target(name: "RoutingTable"),
         .target(name: "Selection", dependencies: ["RoutingTable"]),
+        .target(name: "Health"),
         .target(name: "Config", dependencies: ["RoutingTable", .product(name: "Yams", package: "Yams")]),
         // `tether import-avi`: an Avi export (JSON) → a tether configuration.
         .target(name: "AviImport", dependencies: ["Config", "RoutingTable"]),
@@ -36,13 +37,14 @@ let package = Package(
             cSettings: [.define("_GNU_SOURCE")],
             linkerSettings: [.linkedLibrary("uring")]
         ),
-        .target(name: "Posix", dependencies: ["CLinux"]),
+        .target(name: "Posix", dependencies: ["CLinux", "RoutingTable"]),
         .target(name: "Ring", dependencies: ["CLinux", "Posix"]),
         .target(name: "SharedState"),
 
         // Process roles.
         .target(name: "Worker", dependencies: ["HTTPWire", "RoutingTable", "Selection", "Posix", "Ring", "SharedState"]),
         .target(name: "Supervisor", dependencies: ["Posix", "SharedState"]),
+        .target(name: "Monitor", dependencies: ["Health", "RoutingTable", "Posix", "Ring", "SharedState"]),
 
         // The demo/test origin server (`tether backend`); a tool, not the data path.
         .target(name: "DemoBackend"),
@@ -50,7 +52,7 @@ let package = Package(
         .executableTarget(
             name: "tether",
             dependencies: [
-                "Config", "AviImport", "Worker", "Supervisor", "Posix", "RoutingTable", "DemoBackend", "SharedState",
+                "Config", "AviImport", "Worker", "Supervisor", "Monitor", "Posix", "RoutingTable", "DemoBackend", "SharedState",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -61,6 +63,7 @@ let package = Package(
         .testTarget(name: "ConfigTests", dependencies: ["Config", "RoutingTable"]),
         .testTarget(name: "AviImportTests", dependencies: ["AviImport", "Config", "RoutingTable"]),
         .testTarget(name: "SharedStateTests", dependencies: ["SharedState"]),
+        .testTarget(name: "HealthTests", dependencies: ["Health"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "HTTPWire", "Posix", "Ring", "RoutingTable"]),
         .testTarget(name: "IntegrationTests", dependencies: ["tether"]),

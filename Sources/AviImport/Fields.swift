@@ -124,7 +124,7 @@ extension FieldRules {
         reasons: [
             "monitor_port": "tether checks each server on the port it serves on",
             "disable_quickstart": "tether checks on the interval from the start",
-            "http_monitor.exact_http_request": "tether sends the request as written",
+            "http_monitor.exact_http_request": "tether adds Host, and Connection: close for HTTP/1.1, when the request lacks them",
             "http_monitor.http_response": "tether matches the status code only",
             "http_monitor.http_request_body": "tether's check requests have no body",
             "http_monitor.maintenance_code": "tether has no maintenance mode",
@@ -172,7 +172,7 @@ extension FieldRules {
         ],
         reasons: [
             "connection_ramp_duration": "no slow start: a server that comes up gets its full share at once",
-            "inline_health_monitor": "no passive health monitoring: only the configured health monitors mark servers down",
+            "inline_health_monitor": "tether's passive detection marks a server down only when a connect to it fails; it does not lower its share on failed responses",
             "server_reselect": "tether retries only a failed connect, once",
             "use_service_port": "tether connects to each server's own port",
             "server_timeout": "set timeouts.server_response on the virtual service",

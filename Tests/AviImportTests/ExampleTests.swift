@@ -43,8 +43,9 @@ import Testing
         // Avi's Enterprise defaults that tether does not match; every other
         // field is converted, metadata, or at a value tether matches.
         #expect(warnings == [
-            "Pool 'web': field 'inline_health_monitor' (true) is not supported by tether (no passive health monitoring: "
-                + "only the configured health monitors mark servers down), dropped",
+            "Pool 'web': field 'inline_health_monitor' (true) is not supported by tether (tether's passive "
+                + "detection marks a server down only when a connect to it fails; it does not lower its share on failed "
+                + "responses), dropped",
             "Pool 'web': field 'connection_ramp_duration' (10) is not supported by tether (no slow start: a server that "
                 + "comes up gets its full share at once), dropped",
         ])

@@ -93,8 +93,8 @@ import Testing
                 + "status code only), dropped",
             "HealthMonitor 'm': field 'http_monitor.maintenance_code' ([…]) is not supported by tether (tether has no "
                 + "maintenance mode), dropped",
-            "HealthMonitor 'm': field 'http_monitor.exact_http_request' (true) is not supported by tether (tether sends "
-                + "the request as written), dropped",
+            "HealthMonitor 'm': field 'http_monitor.exact_http_request' (true) is not supported by tether (tether adds "
+                + "Host, and Connection: close for HTTP/1.1, when the request lacks them), dropped",
             "HealthMonitor 'm': field 'monitor_port' (8081) is not supported by tether (tether checks each server on the "
                 + "port it serves on), dropped",
         ])

@@ -18,13 +18,15 @@ import Testing
         let importer = try ManagedProcess(arguments: ["import-avi", Self.example, "-o", out])
         #expect(try importer.waitForExit(timeout: .seconds(30)) == .exited(0), "\(importer.logs)")
         #expect(importer.stdout.isEmpty)
-        let warnings = importer.stderr.split(separator: "\n").filter { $0.hasPrefix("warning: ") }
-        #expect(warnings == [
-            "warning: Pool 'web': field 'inline_health_monitor' (true) is not supported by tether (no passive health "
-                + "monitoring: only the configured health monitors mark servers down), dropped",
+        let warnings = importer.stderr.split(separator: "\n").filter { $0.hasPrefix("warning: ") }.map(String.init)
+        let expected: [String] = [
+            "warning: Pool 'web': field 'inline_health_monitor' (true) is not supported by tether (tether's passive "
+                + "detection marks a server down only when a connect to it fails; it does not lower its share on failed "
+                + "responses), dropped",
             "warning: Pool 'web': field 'connection_ramp_duration' (10) is not supported by tether (no slow start: a "
                 + "server that comes up gets its full share at once), dropped",
-        ])
+        ]
+        #expect(warnings == expected)
         #expect(importer.stderr.contains("converted 1 virtual service, 1 pool, 1 health monitor, 1 persistence profile; "
             + "2 warnings; check it with: tether check -c \(out)"))
 
