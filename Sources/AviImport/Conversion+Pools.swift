@@ -218,6 +218,10 @@ extension Conversion {
                 log.error(subject, "servers[\(position)].ip.addr '\(addressText)' is not an IP\(family == "V6" ? "v6" : "v4") address")
                 continue
             }
+            if address.isUnspecified || address.isMulticastOrBroadcast {
+                log.error(subject, "servers[\(position)].ip.addr '\(addressText)' is not the address of a server")
+                continue
+            }
             var port = integer(&r, "port", 0...65535) ?? 0
             if port == 0 { port = defaultPort }
             let ratio = integer(&r, "ratio", 1...20) ?? 1

@@ -138,6 +138,24 @@ struct Conversion {
             log.error(r.subject, "field '\(r.shownField(key)).addr' ('\(text)') is not an IP\(type == "V6" ? "v6" : "v4") address")
             return nil
         }
+        if address.isMulticastOrBroadcast {
+            log.error(r.subject, "field '\(r.shownField(key)).addr' ('\(text)') is a multicast or broadcast address")
+            return nil
+        }
         return address
+    }
+}
+
+extension IPAddress {
+    /// 0.0.0.0 or ::, which tether listens on but never connects to.
+    var isUnspecified: Bool { octets.allSatisfy { $0 == 0 } }
+
+    /// Addresses tether neither listens on nor connects to.
+    var isMulticastOrBroadcast: Bool {
+        let o = octets
+        switch family {
+        case .v4: return (224...239).contains(o[0]) || o == [255, 255, 255, 255]
+        case .v6: return o[0] == 0xFF
+        }
     }
 }

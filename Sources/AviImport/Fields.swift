@@ -103,8 +103,8 @@ struct FieldRules {
 
 private let no = JSONValue.bool(false)
 private let yes = JSONValue.bool(true)
-private func n(_ v: Int) -> JSONValue { .number(String(v)) }
-private func s(_ v: String) -> JSONValue { .string(v) }
+private func int(_ v: Int) -> JSONValue { .number(String(v)) }
+private func word(_ v: String) -> JSONValue { .string(v) }
 
 extension FieldRules {
     static let persistenceProfile = FieldRules(
@@ -116,7 +116,7 @@ extension FieldRules {
     static let healthMonitor = FieldRules(
         ignored: ["allow_duplicate_monitors"],
         neutral: [
-            "monitor_port": .value(n(0)),
+            "monitor_port": .value(int(0)),
             "disable_quickstart": .value(no),
             "http_monitor.exact_http_request": .value(no),
             "tcp_monitor.tcp_half_open": .value(no),
@@ -157,16 +157,16 @@ extension FieldRules {
         ],
         neutral: [
             "use_service_port": .value(no), "server_auto_scale": .value(no), "host_check_enabled": .value(no),
-            "capacity_estimation": .value(no), "capacity_estimation_ttfb_thresh": .value(n(0)),
+            "capacity_estimation": .value(no), "capacity_estimation_ttfb_thresh": .value(int(0)),
             "request_queue_enabled": .value(no), "rewrite_host_header_to_server_name": .value(no),
             "rewrite_host_header_to_sni": .value(no), "ignore_server_port": .value(no), "routing_pool": .value(no),
-            "lookup_server_by_name": .value(no), "enable_http2": .value(no), "min_servers_up": .value(n(0)),
-            "min_health_monitors_up": .value(n(0)), "connection_ramp_duration": .value(n(0)),
-            "inline_health_monitor": .value(no), "server_timeout": .value(n(0)), "graceful_disable_timeout": .value(n(1)),
+            "lookup_server_by_name": .value(no), "enable_http2": .value(no), "min_servers_up": .value(int(0)),
+            "min_health_monitors_up": .value(int(0)), "connection_ramp_duration": .value(int(0)),
+            "inline_health_monitor": .value(no), "server_timeout": .value(int(0)), "graceful_disable_timeout": .value(int(1)),
             "lb_algo_rr_per_se": .value(no), "resolve_pool_by_dns": .value(no), "use_service_ssl_mode": .value(no),
-            "server_disable_type": .value(s("DISALLOW_NEW_CONNECTION")), "pool_type": .value(s("POOL_TYPE_GENERIC_APP")),
+            "server_disable_type": .value(word("DISALLOW_NEW_CONNECTION")), "pool_type": .value(word("POOL_TYPE_GENERIC_APP")),
             "server_reselect": .off(key: "enabled", no),
-            "graceful_hm_down_disable_timeout": .value(n(0)),
+            "graceful_hm_down_disable_timeout": .value(int(0)),
             "servers[].verify_network": .value(no), "servers[].static": .value(no),
             "servers[].resolve_server_by_dns": .value(no), "servers[].rewrite_host_header": .value(no),
         ],
@@ -203,14 +203,14 @@ extension FieldRules {
             "vh_type",
         ],
         neutral: [
-            "flow_dist": .value(s("LOAD_AWARE")),
-            "delay_fairness": .value(no), "weight": .value(n(1)), "max_cps_per_client": .value(n(0)),
+            "flow_dist": .value(word("LOAD_AWARE")),
+            "delay_fairness": .value(no), "weight": .value(int(1)), "max_cps_per_client": .value(int(0)),
             "limit_doser": .value(no), "use_bridge_ip_as_vip": .value(no), "use_vip_as_snat": .value(no),
             "scaleout_ecmp": .value(no), "remove_listening_port_on_vs_down": .value(no),
             "close_client_conn_on_config_update": .value(no), "bulk_sync_kvcache": .value(no),
             "allow_invalid_client_cert": .value(no), "advertise_down_vs": .value(no), "enable_rhi": .value(no),
             "enable_rhi_snat": .value(no), "revoke_vip_route": .value(no), "enable_session": .value(no),
-            "min_pools_up": .value(n(0)),
+            "min_pools_up": .value(int(0)),
             "services[].enable_http2": .value(no), "services[].horizon_internal_ports": .value(no),
             "services[].is_active_ftp_data_port": .value(no),
         ],
@@ -250,7 +250,7 @@ extension FieldRules {
             "placement_networks", "discovered_networks", "ipam_network_subnet", "port_uuid", "availability_zone",
             "floating_subnet_uuid", "floating_subnet6_uuid",
         ].map { "vip[]." + $0 }),
-        neutral: ["vip[].prefix_length": .value(n(32))],
+        neutral: ["vip[].prefix_length": .value(int(32))],
         reasons: [
             "vip[].floating_ip": "tether listens on the VIP itself; set up the public address outside tether",
             "vip[].floating_ip6": "tether listens on the VIP itself; set up the public address outside tether",
@@ -275,26 +275,26 @@ extension FieldRules {
             "http_profile.hsts_enabled": .value(no), "http_profile.secure_cookie_enabled": .value(no),
             "http_profile.httponly_enabled": .value(no), "http_profile.http_to_https": .value(no),
             "http_profile.server_side_redirect_to_https": .value(no), "http_profile.spdy_enabled": .value(no),
-            "http_profile.spdy_fwd_proxy_mode": .value(no), "http_profile.client_body_timeout": .value(n(30000)),
-            "http_profile.client_max_body_size": .value(n(0)), "http_profile.keepalive_header": .value(no),
+            "http_profile.spdy_fwd_proxy_mode": .value(no), "http_profile.client_body_timeout": .value(int(30000)),
+            "http_profile.client_max_body_size": .value(int(0)), "http_profile.keepalive_header": .value(no),
             "http_profile.use_app_keepalive_timeout": .value(no), "http_profile.allow_dots_in_header_name": .value(no),
             "http_profile.disable_keepalive_posts_msie6": .value(yes),
             "http_profile.enable_request_body_buffering": .value(no), "http_profile.enable_fire_and_forget": .value(no),
-            "http_profile.max_response_headers_size": .value(n(48)), "http_profile.respond_with_100_continue": .value(no),
+            "http_profile.max_response_headers_size": .value(int(48)), "http_profile.respond_with_100_continue": .value(no),
             "http_profile.enable_request_body_metrics": .value(no),
             "http_profile.fwd_close_hdr_for_bound_connections": .value(yes),
-            "http_profile.max_keepalive_requests": .value(n(100)), "http_profile.disable_sni_hostname_check": .value(no),
-            "http_profile.reset_conn_http_on_ssl_port": .value(no), "http_profile.http_upstream_buffer_size": .value(n(0)),
-            "http_profile.enable_chunk_merge": .value(yes), "http_profile.max_header_count": .value(n(64)),
+            "http_profile.max_keepalive_requests": .value(int(100)), "http_profile.disable_sni_hostname_check": .value(no),
+            "http_profile.reset_conn_http_on_ssl_port": .value(no), "http_profile.http_upstream_buffer_size": .value(int(0)),
+            "http_profile.enable_chunk_merge": .value(yes), "http_profile.max_header_count": .value(int(64)),
             "http_profile.websockets_enabled": .value(yes), "http_profile.detect_ntlm_app": .value(yes),
             "http_profile.collect_client_tls_fingerprint": .value(no),
             "http_profile.pass_through_x_accel_headers": .value(no), "http_profile.use_true_client_ip": .value(no),
-            "http_profile.max_rps_unknown_uri": .value(n(0)), "http_profile.max_rps_cip": .value(n(0)),
-            "http_profile.max_rps_uri": .value(n(0)), "http_profile.max_rps_cip_uri": .value(n(0)),
-            "http_profile.max_rps_unknown_cip": .value(n(0)), "http_profile.max_bad_rps_cip": .value(n(0)),
-            "http_profile.max_bad_rps_uri": .value(n(0)), "http_profile.max_bad_rps_cip_uri": .value(n(0)),
-            "http_profile.ssl_client_certificate_mode": .value(s("SSL_CLIENT_CERTIFICATE_NONE")),
-            "http_profile.hsts_max_age": .value(n(365)), "http_profile.hsts_subdomains_enabled": .value(yes),
+            "http_profile.max_rps_unknown_uri": .value(int(0)), "http_profile.max_rps_cip": .value(int(0)),
+            "http_profile.max_rps_uri": .value(int(0)), "http_profile.max_rps_cip_uri": .value(int(0)),
+            "http_profile.max_rps_unknown_cip": .value(int(0)), "http_profile.max_bad_rps_cip": .value(int(0)),
+            "http_profile.max_bad_rps_uri": .value(int(0)), "http_profile.max_bad_rps_cip_uri": .value(int(0)),
+            "http_profile.ssl_client_certificate_mode": .value(word("SSL_CLIENT_CERTIFICATE_NONE")),
+            "http_profile.hsts_max_age": .value(int(365)), "http_profile.hsts_subdomains_enabled": .value(yes),
             "http_profile.cache_config": .off(key: "enabled", no),
             "http_profile.compression_profile": .off(key: "compression", no),
             "dos_rl_profile": .without(key: "rate_limiter"),

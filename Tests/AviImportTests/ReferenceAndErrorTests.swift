@@ -110,6 +110,32 @@ import Testing
         ])
     }
 
+    @Test func addressesTetherCannotUseAreErrors() {
+        let pool = """
+            { "name": "web", "servers": [
+                { "ip": { "addr": "0.0.0.0", "type": "V4" }, "port": 80 },
+                { "ip": { "addr": "ff02::1", "type": "V6" }, "port": 80 } ] }
+            """
+        let vs = virtualService("www", pool: "web").replacingOccurrences(of: "10.0.0.100", with: "239.1.1.1")
+        let result = convert(export(pools: [pool], virtualServices: [vs]))
+        #expect(result.errors == [
+            "Pool 'web': servers[0].ip.addr '0.0.0.0' is not the address of a server",
+            "Pool 'web': servers[1].ip.addr 'ff02::1' is not the address of a server",
+            "VirtualService 'www': field 'vip[0].ip_address.addr' ('239.1.1.1') is a multicast or broadcast address",
+        ])
+    }
+
+    /// What tether's validator refuses is never written, even when the
+    /// converter's own checks let it through.
+    @Test func theConvertedFileMustPassTethersValidator() {
+        let fields = #""fail_action": { "type": "FAIL_ACTION_HTTP_REDIRECT", "redirect": { "host": "@" } }"#
+        let result = convert(export(pools: [pool("web", fields)], virtualServices: [virtualService()]))
+        #expect(result.yaml == nil)
+        #expect(result.errors.count == 1)
+        #expect(result.errors.first?.hasPrefix("the converted configuration: does not validate: converted configuration:") == true)
+        #expect(result.errors.first?.hasSuffix("location: 'https://@/' has no host") == true, "\(result.errors)")
+    }
+
     /// Findings name the object and field; the subjects of JSON syntax
     /// errors are positions.
     @Test func findingsDescribeThemselves() {
