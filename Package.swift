@@ -4,7 +4,7 @@ import PackageDescription
 // Dependencies point down only:
 //   pure:    HTTPWire, RoutingTable, Selection, Health (no Glibc, no Foundation)
 //   config:  Config (the only user of Yams), AviImport (Avi export → config)
-//   system:  CLinux (C), Posix, Ring
+//   system:  CLinux (C), Posix, Ring, SharedState, Telemetry
 //   process: Worker, Supervisor, Monitor
 //   exe:     tether
 let package = Package(
@@ -40,10 +40,12 @@ let package = Package(
         .target(name: "Posix", dependencies: ["CLinux", "RoutingTable"]),
         .target(name: "Ring", dependencies: ["CLinux", "Posix"]),
         .target(name: "SharedState"),
+        // What status, the admin endpoint and tests read from the shared state.
+        .target(name: "Telemetry", dependencies: ["SharedState", "RoutingTable", "HTTPWire", "Posix"]),
 
         // Process roles.
         .target(name: "Worker", dependencies: ["HTTPWire", "RoutingTable", "Selection", "Posix", "Ring", "SharedState"]),
-        .target(name: "Supervisor", dependencies: ["Posix", "SharedState"]),
+        .target(name: "Supervisor", dependencies: ["Posix", "SharedState", "RoutingTable", "Telemetry"]),
         .target(name: "Monitor", dependencies: ["Health", "RoutingTable", "Posix", "Ring", "SharedState"]),
 
         // The demo/test origin server (`tether backend`); a tool, not the data path.
@@ -53,6 +55,7 @@ let package = Package(
             name: "tether",
             dependencies: [
                 "Config", "AviImport", "Worker", "Supervisor", "Monitor", "Posix", "RoutingTable", "DemoBackend", "SharedState",
+                "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -65,6 +68,7 @@ let package = Package(
         .testTarget(name: "SharedStateTests", dependencies: ["SharedState"]),
         .testTarget(name: "HealthTests", dependencies: ["Health"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "SharedState", "RoutingTable", "Posix"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "HTTPWire", "Posix", "Ring", "RoutingTable"]),
         .testTarget(name: "IntegrationTests", dependencies: ["tether"]),
     ]

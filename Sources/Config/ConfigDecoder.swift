@@ -50,7 +50,7 @@ final class ConfigDecoder: NodeReader {
     private var danglingKinds: Set<String> = []
 
     static let topKeys = [
-        "workers", "user", "runtime_dir", "admin", "drain_timeout",
+        "workers", "user", "runtime_dir", "admin", "access_log", "drain_timeout",
         "persistence_profiles", "health_monitors", "pools", "virtual_services",
     ]
     static let profileKeys = ["name", "description", "type", "header_name", "server_down"]
@@ -84,6 +84,7 @@ final class ConfigDecoder: NodeReader {
             config.runtimeDirectory = dir
         }
         if let node = top["admin"] { config.admin = admin(node) }
+        if let node = top["access_log"] { config.accessLog = accessLog(node) }
         if let node = top["drain_timeout"],
            let timeout = duration(node, key: "drain_timeout", range: 0...ConfigDecoder.maxTimeoutMs) {
             config.drainTimeout = timeout
@@ -198,6 +199,17 @@ final class ConfigDecoder: NodeReader {
               let listenNode = required(fields, "listen"),
               let address = listen(listenNode, owner: "admin") else { return nil }
         return AdminSettings(listen: address)
+    }
+
+    private func accessLog(_ node: Node) -> AccessLogSettings? {
+        guard let fields = fields(node, kind: "access_log", known: ["path"]),
+              let pathNode = required(fields, "path"),
+              let path = absolutePath(pathNode, key: "path") else { return nil }
+        guard !path.hasSuffix("/") else {
+            error(pathNode, "path: '\(path)' names a directory; access_log needs a file")
+            return nil
+        }
+        return AccessLogSettings(path: path)
     }
 
     /// One listen address; reports it when an earlier one has the same

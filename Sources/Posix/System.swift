@@ -137,6 +137,23 @@ public enum Posix {
         return UInt64(ts.tv_sec) &* 1000 &+ UInt64(ts.tv_nsec) / 1_000_000
     }
 
+    /// CLOCK_MONOTONIC in microseconds (a vDSO read): for durations finer
+    /// than the coarse clock's ticks.
+    @inline(__always)
+    public static func monotonicMicroseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000 &+ UInt64(ts.tv_nsec) / 1000
+    }
+
+    /// CLOCK_REALTIME_COARSE in milliseconds since the Unix epoch (a vDSO read).
+    @inline(__always)
+    public static func wallMillisecondsCoarse() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME_COARSE, &ts)
+        return UInt64(ts.tv_sec) &* 1000 &+ UInt64(ts.tv_nsec) / 1_000_000
+    }
+
     /// CLOCK_REALTIME in milliseconds since the epoch: for timestamps people read.
     public static func wallClockMilliseconds() -> UInt64 {
         var ts = timespec()

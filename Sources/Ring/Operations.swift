@@ -64,6 +64,15 @@ extension Ring {
         sqe.pointee.user_data = userData.rawValue
     }
 
+    /// Writes `count` bytes at the file position (-1 as the offset: for a
+    /// file opened with O_APPEND, at its end).
+    @inline(__always)
+    public mutating func queueWrite(fd: CInt, from: UnsafeRawPointer, count: UInt32, userData: UserData) {
+        let sqe = nextEntry()
+        io_uring_prep_write(sqe, fd, from, count, UInt64.max)
+        sqe.pointee.user_data = userData.rawValue
+    }
+
     /// Cancels every operation still in flight on `fd`, then closes it. The
     /// two are hard-linked so the close runs after the cancel even when there
     /// was nothing to cancel; the cancelled operations complete with

@@ -41,6 +41,7 @@ extension EventLoop {
     @inline(__always)
     mutating func clientStreamReceived(_ i: UInt32, count: Int32, buffer: UInt16?) {
         let c = Int(i)
+        tally.add(.bytesIn, UInt64(count))
         switch clients[c].stream {
         case .plain:
             if let b = buffer {

@@ -6,8 +6,8 @@ struct Tether: ParsableCommand {
         commandName: "tether",
         abstract: "An HTTP/1.1 load balancer with custom HTTP header persistence.",
         subcommands: [
-            CheckCommand.self, RunCommand.self, DemoCommand.self, ReloadCommand.self, ImportAviCommand.self, WorkerCommand.self,
-            MonitorCommand.self, BackendCommand.self,
+            CheckCommand.self, RunCommand.self, DemoCommand.self, ReloadCommand.self, StatusCommand.self, ImportAviCommand.self,
+            WorkerCommand.self, MonitorCommand.self, BackendCommand.self,
         ]
     )
 }

@@ -57,6 +57,18 @@ let errorCases: [ErrorCase] = [
               yaml: "admin: { listen: '0.0.0.0:80' }\n" + minimalPool, expected: [
         "t.yaml:7:27: listen: 0.0.0.0:80 is already used by admin at 1:18",
     ]),
+    ErrorCase(name: "access_log without path", yaml: "access_log: {}\n" + minimalPool, expected: [
+        "t.yaml:1:13: access_log is missing required key 'path'",
+    ]),
+    ErrorCase(name: "access_log relative", yaml: "access_log: { path: logs/access.log }\n" + minimalPool, expected: [
+        "t.yaml:1:21: path: 'logs/access.log' must be an absolute path",
+    ]),
+    ErrorCase(name: "access_log a directory", yaml: "access_log: { path: /var/log/ }\n" + minimalPool, expected: [
+        "t.yaml:1:21: path: '/var/log/' names a directory; access_log needs a file",
+    ]),
+    ErrorCase(name: "access_log unknown key", yaml: "access_log: { path: /a.log, format: json }\n" + minimalPool, expected: [
+        "t.yaml:1:29: unknown key 'format' in access_log",
+    ]),
     ErrorCase(name: "pools not a list", yaml: "pools: { name: web }\n", expected: [
         "t.yaml:1:8: pools: expected a list, found a mapping",
     ]),
