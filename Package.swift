@@ -3,7 +3,7 @@ import PackageDescription
 
 // Dependencies point down only:
 //   pure:    HTTPWire, RoutingTable, Selection, Health (no Glibc, no Foundation)
-//   config:  Config (the only user of Yams)
+//   config:  Config (the only user of Yams), AviImport (Avi export → config)
 //   system:  CLinux (C), Posix, Ring, SharedState, Telemetry
 //   process: Worker, Supervisor, Monitor
 //   exe:     tether
@@ -28,6 +28,8 @@ let package = Package(
         .target(name: "Selection", dependencies: ["RoutingTable"]),
         .target(name: "Health"),
         .target(name: "Config", dependencies: ["RoutingTable", .product(name: "Yams", package: "Yams")]),
+        // `tether import-avi`: an Avi export (JSON) → a tether configuration.
+        .target(name: "AviImport", dependencies: ["Config", "RoutingTable"]),
 
         // System modules: the one way into the kernel.
         .target(
@@ -52,7 +54,8 @@ let package = Package(
         .executableTarget(
             name: "tether",
             dependencies: [
-                "Config", "Worker", "Supervisor", "Monitor", "Posix", "RoutingTable", "DemoBackend", "SharedState", "Telemetry",
+                "Config", "AviImport", "Worker", "Supervisor", "Monitor", "Posix", "RoutingTable", "DemoBackend", "SharedState",
+                "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -61,6 +64,7 @@ let package = Package(
         .testTarget(name: "RoutingTableTests", dependencies: ["RoutingTable"]),
         .testTarget(name: "SelectionTests", dependencies: ["Selection", "RoutingTable"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "RoutingTable"]),
+        .testTarget(name: "AviImportTests", dependencies: ["AviImport", "Config", "RoutingTable"]),
         .testTarget(name: "SharedStateTests", dependencies: ["SharedState"]),
         .testTarget(name: "HealthTests", dependencies: ["Health"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
