@@ -229,6 +229,18 @@ final class ConfigDecoder: NodeReader {
             log.error(at, "listen: \(address) is already used by \(first.owner) at \(first.at)")
             return nil
         }
+        // 0.0.0.0:80 and 10.0.0.1:80 would both bind (SO_REUSEPORT), and
+        // the specific one would silently take that address's traffic.
+        let wildcard = { (a: IPAddress) in a.bytes == (0, 0) }
+        if let (other, first) = listeners.first(where: { k, _ in
+            k.port == key.port && k.address.family == key.address.family
+                && (wildcard(k.address) || wildcard(key.address))
+        }) {
+            let shown = other.address.family == .v6 ? "[\(other.address)]:\(other.port)" : "\(other.address):\(other.port)"
+            log.error(at, "listen: \(address) overlaps \(shown) of \(first.owner) at \(first.at): "
+                + "a wildcard address takes every address of its family on that port")
+            return nil
+        }
         listeners[key] = (owner, at)
         return address
     }

@@ -295,6 +295,14 @@ let errorCases: [ErrorCase] = [
         "t.yaml:8:50: listen: [::]:81 is already used by virtual service 'api2' at 8:39",
         "t.yaml:8:63: listen: 10.0.0.1:81 is already used by virtual service 'api' at 7:38",
     ]),
+    ErrorCase(name: "a wildcard listen address overlaps a specific one", yaml: minimalPool + """
+          - { name: api, pool: web, listen: ["10.0.0.1:80", "[::1]:80", "127.0.0.1:81"] }
+          - { name: api2, pool: web, listen: ["[::]:80", "0.0.0.0:81", "[::]:82"] }
+        """, expected: [
+        "t.yaml:7:38: listen: 10.0.0.1:80 overlaps 0.0.0.0:80 of virtual service 'www' at 6:27: a wildcard address takes every address of its family on that port",
+        "t.yaml:8:39: listen: [::]:80 overlaps [::1]:80 of virtual service 'api' at 7:53: a wildcard address takes every address of its family on that port",
+        "t.yaml:8:50: listen: 0.0.0.0:81 overlaps 127.0.0.1:81 of virtual service 'api' at 7:65: a wildcard address takes every address of its family on that port",
+    ]),
     ErrorCase(name: "duplicate virtual service names", yaml: minimalPool + "  - { name: www, listen: ['0.0.0.0:81'], pool: web }\n", expected: [
         "t.yaml:7:13: duplicate virtual service name 'www'; first defined at 6:13",
     ]),
