@@ -4,7 +4,7 @@ import PackageDescription
 // Dependencies point down only:
 //   pure:    HTTPWire, RoutingTable, Selection (no Glibc, no Foundation)
 //   config:  Config (the only user of Yams)
-//   system:  CLinux (C), Posix, Ring
+//   system:  CLinux (C), COpenSSL (C), Posix, Ring, TLS
 //   process: Worker, Supervisor
 //   exe:     tether
 let package = Package(
@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "HTTPWire"),
         .target(name: "RoutingTable"),
         .target(name: "Selection", dependencies: ["RoutingTable"]),
-        .target(name: "Config", dependencies: ["RoutingTable", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Config", dependencies: ["RoutingTable", "TLS", .product(name: "Yams", package: "Yams")]),
 
         // System modules: the one way into the kernel.
         .target(
@@ -34,12 +34,19 @@ let package = Package(
             cSettings: [.define("_GNU_SOURCE")],
             linkerSettings: [.linkedLibrary("uring")]
         ),
+        .target(
+            name: "COpenSSL",
+            linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]
+        ),
         .target(name: "Posix", dependencies: ["CLinux"]),
+        // TLS termination over OpenSSL: certificate checks, contexts, and a
+        // connection that reads and writes through caller-owned memory.
+        .target(name: "TLS", dependencies: ["COpenSSL"]),
         .target(name: "Ring", dependencies: ["CLinux", "Posix"]),
         .target(name: "SharedState"),
 
         // Process roles.
-        .target(name: "Worker", dependencies: ["HTTPWire", "RoutingTable", "Selection", "Posix", "Ring", "SharedState"]),
+        .target(name: "Worker", dependencies: ["HTTPWire", "RoutingTable", "Selection", "Posix", "Ring", "SharedState", "TLS"]),
         .target(name: "Supervisor", dependencies: ["Posix", "SharedState"]),
 
         // The demo/test origin server (`tether backend`); a tool, not the data path.
@@ -58,8 +65,11 @@ let package = Package(
         .testTarget(name: "SelectionTests", dependencies: ["Selection", "RoutingTable"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "RoutingTable"]),
         .testTarget(name: "SharedStateTests", dependencies: ["SharedState"]),
+        // A throwaway CA made with the openssl command, for TLS tests.
+        .target(name: "TLSTestSupport", path: "Tests/TLSTestSupport"),
+        .testTarget(name: "TLSTests", dependencies: ["TLS", "COpenSSL", "TLSTestSupport"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "HTTPWire", "Posix", "Ring", "RoutingTable"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["tether"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["tether", "TLSTestSupport"]),
     ]
 )
