@@ -2,10 +2,10 @@
 import PackageDescription
 
 // Dependencies point down only:
-//   pure:    HTTPWire, RoutingTable, Selection (no Glibc, no Foundation)
+//   pure:    HTTPWire, RoutingTable, Selection, Health (no Glibc, no Foundation)
 //   config:  Config (the only user of Yams)
 //   system:  CLinux (C), COpenSSL (C), Posix, Ring, TLS
-//   process: Worker, Supervisor
+//   process: Worker, Supervisor, Monitor
 //   exe:     tether
 let package = Package(
     name: "tether",
@@ -26,6 +26,7 @@ let package = Package(
         .target(name: "HTTPWire"),
         .target(name: "RoutingTable"),
         .target(name: "Selection", dependencies: ["RoutingTable"]),
+        .target(name: "Health"),
         .target(name: "Config", dependencies: ["RoutingTable", "TLS", .product(name: "Yams", package: "Yams")]),
 
         // System modules: the one way into the kernel.
@@ -38,7 +39,7 @@ let package = Package(
             name: "COpenSSL",
             linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]
         ),
-        .target(name: "Posix", dependencies: ["CLinux"]),
+        .target(name: "Posix", dependencies: ["CLinux", "RoutingTable"]),
         // TLS termination over OpenSSL: certificate checks, contexts, and a
         // connection that reads and writes through caller-owned memory.
         .target(name: "TLS", dependencies: ["COpenSSL"]),
@@ -48,6 +49,7 @@ let package = Package(
         // Process roles.
         .target(name: "Worker", dependencies: ["HTTPWire", "RoutingTable", "Selection", "Posix", "Ring", "SharedState", "TLS"]),
         .target(name: "Supervisor", dependencies: ["Posix", "SharedState"]),
+        .target(name: "Monitor", dependencies: ["Health", "RoutingTable", "Posix", "Ring", "SharedState"]),
 
         // The demo/test origin server (`tether backend`); a tool, not the data path.
         .target(name: "DemoBackend"),
@@ -55,7 +57,7 @@ let package = Package(
         .executableTarget(
             name: "tether",
             dependencies: [
-                "Config", "Worker", "Supervisor", "Posix", "RoutingTable", "DemoBackend", "SharedState",
+                "Config", "Worker", "Supervisor", "Monitor", "Posix", "RoutingTable", "DemoBackend", "SharedState",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -65,9 +67,13 @@ let package = Package(
         .testTarget(name: "SelectionTests", dependencies: ["Selection", "RoutingTable"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "RoutingTable"]),
         .testTarget(name: "SharedStateTests", dependencies: ["SharedState"]),
+<<<<<<< HEAD
         // A throwaway CA made with the openssl command, for TLS tests.
         .target(name: "TLSTestSupport", path: "Tests/TLSTestSupport"),
         .testTarget(name: "TLSTests", dependencies: ["TLS", "COpenSSL", "TLSTestSupport"]),
+=======
+        .testTarget(name: "HealthTests", dependencies: ["Health"]),
+>>>>>>> main
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "HTTPWire", "Posix", "Ring", "RoutingTable"]),
         .testTarget(name: "IntegrationTests", dependencies: ["tether", "TLSTestSupport"]),

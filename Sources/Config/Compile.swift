@@ -12,6 +12,8 @@ public func compile(_ config: TetherConfig) -> TableSpec {
     for profile in config.persistenceProfiles { profiles[profile.name] = profile }
     var poolIndex: [String: Int] = [:]
     for (i, pool) in config.pools.enumerated() { poolIndex[pool.name] = i }
+    var monitorIndex: [String: Int] = [:]
+    for (i, monitor) in config.healthMonitors.enumerated() { monitorIndex[monitor.name] = i }
 
     let pools = config.pools.map { pool -> PoolSpec in
         var persistence: PersistenceSpec?
@@ -27,6 +29,12 @@ public func compile(_ config: TetherConfig) -> TableSpec {
             servers: pool.servers.map { server in
                 ServerSpec(name: server.name, address: server.address, port: server.port,
                            headerValue: server.headerValue, ratio: server.ratio, enabled: server.enabled)
+            },
+            healthMonitors: pool.healthMonitors.map { name in
+                guard let i = monitorIndex[name] else {
+                    preconditionFailure("pool '\(pool.name)' names health monitor '\(name)', which does not exist")
+                }
+                return i
             })
     }
 
@@ -44,5 +52,46 @@ public func compile(_ config: TetherConfig) -> TableSpec {
             timeouts: timeouts, maxHeaderBytes: UInt32(clamping: vs.maxHeaderBytes), tls: false)
     }
 
-    return TableSpec(virtualServices: virtualServices, pools: pools)
+    return TableSpec(virtualServices: virtualServices, pools: pools,
+                     healthMonitors: config.healthMonitors.map(compile))
+}
+
+func compile(_ monitor: HealthMonitor) -> HealthMonitorSpec {
+    let check: HealthMonitorSpec.Check
+    switch monitor.check {
+    case .tcp:
+        check = .tcp
+    case let .http(request, expectedStatus):
+        check = .http(request: render(request), hasHost: request.headers.contains { $0.name.lowercased() == "host" },
+                      expected: expected(expectedStatus))
+    }
+    return HealthMonitorSpec(
+        name: monitor.name, check: check,
+        intervalMs: UInt32(clamping: milliseconds(monitor.interval)),
+        timeoutMs: UInt32(clamping: milliseconds(monitor.timeout)),
+        successfulChecks: UInt8(clamping: monitor.successfulChecks),
+        failedChecks: UInt8(clamping: monitor.failedChecks))
+}
+
+/// The request line and header lines of a check, each ending in CRLF. An
+/// HTTP/1.1 check asks the server to close (one request per connection)
+/// unless the operator set `Connection` themselves.
+func render(_ request: HTTPCheckRequest) -> String {
+    var text = "\(request.method) \(request.target) \(request.version)\r\n"
+    for field in request.headers { text += "\(field.name): \(field.value)\r\n" }
+    if request.version == "HTTP/1.1" && !request.headers.contains(where: { $0.name.lowercased() == "connection" }) {
+        text += "Connection: close\r\n"
+    }
+    return text
+}
+
+func expected(_ matches: [StatusMatch]) -> ExpectedStatus {
+    var result = ExpectedStatus()
+    for match in matches {
+        switch match {
+        case .class(let c): result.classes |= UInt8(1) << UInt8(c)
+        case .exact(let code): if !result.codes.contains(code) { result.codes.append(code) }
+        }
+    }
+    return result
 }

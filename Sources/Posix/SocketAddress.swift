@@ -1,3 +1,4 @@
+import RoutingTable
 import CLinux
 
 /// An IPv4 or IPv6 socket address (sockaddr_storage and its length).
@@ -97,5 +98,17 @@ public struct SocketAddress: CustomStringConvertible {
         }
         length = len
         return r
+    }
+}
+
+extension SocketAddress {
+    /// The socket address of a routing-table address.
+    public init(_ address: IPAddress, port: UInt16) {
+        let o = address.octets
+        if address.family == .v4 {
+            self.init(v4: (o[0], o[1], o[2], o[3]), port: port)
+        } else {
+            self.init(v6: o, port: port)
+        }
     }
 }

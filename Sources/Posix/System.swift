@@ -137,6 +137,13 @@ public enum Posix {
         return UInt64(ts.tv_sec) &* 1000 &+ UInt64(ts.tv_nsec) / 1_000_000
     }
 
+    /// CLOCK_REALTIME in milliseconds since the epoch: for timestamps people read.
+    public static func wallClockMilliseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UInt64(ts.tv_sec) &* 1000 &+ UInt64(ts.tv_nsec) / 1_000_000
+    }
+
     /// Writes all of `bytes`; used for log lines on stderr.
     public static func writeAll(_ fd: CInt, _ bytes: UnsafeRawBufferPointer) throws(PosixError) {
         var done = 0

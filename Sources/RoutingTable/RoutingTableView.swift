@@ -38,8 +38,9 @@ public struct RoutingTableView: @unchecked Sendable {
     public let size: Int
     @usableFromInline let vsOffset: Int, poolOffset: Int, serverOffset: Int
     @usableFromInline let bucketOffset: Int, rrOffset: Int, listenOffset: Int, stringOffset: Int
-    public let virtualServiceCount: Int, poolCount: Int, serverCount: Int
-    @usableFromInline let bucketTotal: Int, rrTotal: Int, listenTotal: Int, stringTotal: Int
+    @usableFromInline let monitorOffset: Int, poolMonitorOffset: Int
+    public let virtualServiceCount: Int, poolCount: Int, serverCount: Int, monitorCount: Int
+    @usableFromInline let bucketTotal: Int, rrTotal: Int, listenTotal: Int, stringTotal: Int, poolMonitorTotal: Int
 
     public init(validating image: UnsafeRawBufferPointer) throws(TableImageError) {
         guard let p = image.baseAddress, image.count >= TableLayout.headerSize else { throw .tooSmall(image.count) }
@@ -67,10 +68,17 @@ public struct RoutingTableView: @unchecked Sendable {
         }
         base = p
         size = image.count
-        (vsOffset, poolOffset, serverOffset, bucketOffset, rrOffset, listenOffset, stringOffset) =
-            (offsets[0], offsets[1], offsets[2], offsets[3], offsets[4], offsets[5], offsets[6])
-        (virtualServiceCount, poolCount, serverCount, bucketTotal, rrTotal, listenTotal, stringTotal) =
-            (counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], counts[6])
+        typealias S = TableLayout.Section
+        (vsOffset, poolOffset, serverOffset, bucketOffset, rrOffset, listenOffset) =
+            (offsets[S.virtualServices.rawValue], offsets[S.pools.rawValue], offsets[S.servers.rawValue],
+             offsets[S.buckets.rawValue], offsets[S.rrSequence.rawValue], offsets[S.listenRefs.rawValue])
+        (monitorOffset, poolMonitorOffset, stringOffset) =
+            (offsets[S.monitors.rawValue], offsets[S.poolMonitors.rawValue], offsets[S.strings.rawValue])
+        (virtualServiceCount, poolCount, serverCount, bucketTotal, rrTotal, listenTotal) =
+            (counts[S.virtualServices.rawValue], counts[S.pools.rawValue], counts[S.servers.rawValue],
+             counts[S.buckets.rawValue], counts[S.rrSequence.rawValue], counts[S.listenRefs.rawValue])
+        (monitorCount, poolMonitorTotal, stringTotal) =
+            (counts[S.monitors.rawValue], counts[S.poolMonitors.rawValue], counts[S.strings.rawValue])
         try validateReferences()
     }
 
@@ -108,11 +116,26 @@ public struct RoutingTableView: @unchecked Sendable {
                 guard Int(s) >= first && Int(s) < first + count else { throw .referenceOutOfBounds("pool \(i) bucket \(b)") }
                 try string(bucket + 8, "pool \(i) bucket \(b) value")
             }
+            let mFirst = Int(u32(r + F.monitorFirst)), mCount = Int(u32(r + F.monitorCount))
+            guard mFirst + mCount <= poolMonitorTotal else { throw .referenceOutOfBounds("pool \(i) health monitors") }
+            for k in mFirst..<(mFirst + mCount) where Int(u32(poolMonitorOffset + k * 4)) >= monitorCount {
+                throw .referenceOutOfBounds("pool \(i) health monitor entry \(k)")
+            }
             let rFirst = Int(u32(r + F.rrFirst)), rCount = Int(u32(r + F.rrCount))
             guard rFirst + rCount <= rrTotal else { throw .referenceOutOfBounds("pool \(i) round-robin order") }
             for k in rFirst..<(rFirst + rCount) {
                 let s = Int(u32(rrOffset + k * 4))
                 guard s >= first && s < first + count else { throw .referenceOutOfBounds("pool \(i) round-robin entry \(k)") }
+            }
+        }
+        for i in 0..<monitorCount {
+            let r = monitorOffset + i * TableLayout.monitorSize
+            typealias F = TableLayout.Monitor
+            try string(r + F.name, "health monitor \(i) name")
+            try string(r + F.request, "health monitor \(i) request")
+            try string(r + F.expectedCodes, "health monitor \(i) expected codes")
+            guard u32(r + F.expectedCodes + 4) % 2 == 0, u8(r + F.kind) <= F.kindHTTP else {
+                throw .referenceOutOfBounds("health monitor \(i) record")
             }
         }
         for i in 0..<serverCount {
@@ -155,6 +178,39 @@ public struct RoutingTableView: @unchecked Sendable {
 
     @inlinable
     func rrEntry(_ k: Int) -> UInt32 { u32(rrOffset + k * 4) }
+
+    public func monitor(_ i: UInt32) -> HealthMonitorView {
+        precondition(Int(i) < monitorCount, "health monitor index out of range")
+        return HealthMonitorView(table: self, record: monitorOffset + Int(i) * TableLayout.monitorSize)
+    }
+}
+
+/// A health monitor of the table: what the monitor process runs.
+public struct HealthMonitorView {
+    let table: RoutingTableView
+    let record: Int
+    typealias F = TableLayout.Monitor
+
+    public var name: String { String(decoding: table.string(at: record + F.name), as: UTF8.self) }
+    public var intervalMs: UInt32 { table.u32(record + F.intervalMs) }
+    public var timeoutMs: UInt32 { table.u32(record + F.timeoutMs) }
+    public var successfulChecks: UInt8 { table.u8(record + F.successfulChecks) }
+    public var failedChecks: UInt8 { table.u8(record + F.failedChecks) }
+
+    public var check: HealthMonitorSpec.Check {
+        guard table.u8(record + F.kind) == F.kindHTTP else { return .tcp }
+        let codes = table.string(at: record + F.expectedCodes)
+        let expected = ExpectedStatus(
+            classes: table.u8(record + F.classes),
+            codes: stride(from: 0, to: codes.count, by: 2).map { UInt16(littleEndian: codes.loadUnaligned(fromByteOffset: $0, as: UInt16.self)) })
+        return .http(request: String(decoding: table.string(at: record + F.request), as: UTF8.self),
+                     hasHost: table.u32(record + F.flags) & F.flagHasHost != 0, expected: expected)
+    }
+
+    public var spec: HealthMonitorSpec {
+        HealthMonitorSpec(name: name, check: check, intervalMs: intervalMs, timeoutMs: timeoutMs,
+                          successfulChecks: successfulChecks, failedChecks: failedChecks)
+    }
 }
 
 public struct VirtualServiceView {
@@ -211,6 +267,11 @@ public struct PoolView {
     /// The k-th server of the smooth weighted order, k < rrCount.
     @inlinable public func rrServer(_ k: Int) -> UInt32 { table.rrEntry(Int(table.u32(record + F.rrFirst)) + k) }
     public var headerValueCount: Int { Int(table.u32(record + F.valueCount)) }
+    /// Indexes of the pool's health monitors (`RoutingTableView.monitor`).
+    public var monitors: [UInt32] {
+        let first = Int(table.u32(record + F.monitorFirst)), count = Int(table.u32(record + F.monitorCount))
+        return (first..<(first + count)).map { table.u32(table.poolMonitorOffset + $0 * TableLayout.poolMonitorSize) }
+    }
 
     /// The server whose header value is exactly `value`, and the value's hash
     /// (which callers reuse as the rendezvous key). Constant time: one hash,

@@ -4,6 +4,7 @@ public enum TableBuildError: Error, Equatable, CustomStringConvertible {
     case duplicateHeaderValue(pool: String, value: String, servers: (String, String))
     case unknownPool(virtualService: String, index: Int)
     case ratioOutOfRange(pool: String, server: String, ratio: UInt8)
+    case unknownMonitor(pool: String, index: Int)
     case imageTooLarge(bytes: Int)
 
     public static func == (l: TableBuildError, r: TableBuildError) -> Bool { l.description == r.description }
@@ -16,6 +17,8 @@ public enum TableBuildError: Error, Equatable, CustomStringConvertible {
             return "virtual service '\(vs)': pool index \(index) does not exist"
         case let .ratioOutOfRange(pool, server, ratio):
             return "pool '\(pool)', server '\(server)': ratio \(ratio) is outside 1...20"
+        case let .unknownMonitor(pool, index):
+            return "pool '\(pool)': health monitor index \(index) does not exist"
         case let .imageTooLarge(bytes):
             return "the compiled table would take \(bytes) bytes, more than the 4 GiB an image can address"
         }
@@ -33,6 +36,9 @@ public enum TableBuilder {
         for pool in spec.pools {
             for server in pool.servers where !(1...20).contains(server.ratio) {
                 throw .ratioOutOfRange(pool: pool.name, server: server.name, ratio: server.ratio)
+            }
+            for m in pool.healthMonitors where m < 0 || m >= spec.healthMonitors.count {
+                throw .unknownMonitor(pool: pool.name, index: m)
             }
         }
         guard plan.totalSize <= TableLayout.maxImageSize else { throw .imageTooLarge(bytes: plan.totalSize) }
@@ -56,7 +62,7 @@ public enum TableBuilder {
 
         init(_ spec: TableSpec) {
             var strings = 0
-            var listens = 0, servers = 0, buckets = 0, rr = 0
+            var listens = 0, servers = 0, buckets = 0, rr = 0, poolMonitors = 0
             for vs in spec.virtualServices {
                 strings += vs.name.utf8.count
                 for l in vs.listen { strings += l.utf8.count }
@@ -75,8 +81,14 @@ public enum TableBuilder {
                 }
                 servers += pool.servers.count
                 buckets += TableBuilder.bucketCount(forValues: values)
+                poolMonitors += pool.healthMonitors.count
             }
-            counts = [spec.virtualServices.count, spec.pools.count, servers, buckets, rr, listens, strings]
+            for m in spec.healthMonitors {
+                strings += m.name.utf8.count
+                if case let .http(request, _, expected) = m.check { strings += request.utf8.count + 2 * expected.codes.count }
+            }
+            counts = [spec.virtualServices.count, spec.pools.count, servers, buckets, rr, listens,
+                      spec.healthMonitors.count, poolMonitors, strings]
             var at = TableLayout.headerSize
             for s in TableLayout.Section.allCases {
                 offsets[s.rawValue] = at
@@ -115,7 +127,7 @@ public enum TableBuilder {
         let base: UnsafeMutableRawPointer
         let plan: Plan
         var stringCursor = 0
-        var listenCursor = 0, serverCursor = 0, bucketCursor = 0, rrCursor = 0
+        var listenCursor = 0, serverCursor = 0, bucketCursor = 0, rrCursor = 0, poolMonitorCursor = 0
 
         init(base: UnsafeMutableRawPointer, plan: Plan) {
             self.base = base
@@ -170,6 +182,35 @@ public enum TableBuilder {
             for (i, pool) in spec.pools.enumerated() {
                 try writePool(pool, index: i)
             }
+            for (i, monitor) in spec.healthMonitors.enumerated() {
+                writeMonitor(monitor, index: i)
+            }
+        }
+
+        mutating func writeMonitor(_ m: HealthMonitorSpec, index: Int) {
+            typealias F = TableLayout.Monitor
+            let r = offset(.monitors) + index * TableLayout.monitorSize
+            putString(m.name, r + F.name)
+            put(m.successfulChecks, r + F.successfulChecks)
+            put(m.failedChecks, r + F.failedChecks)
+            put(m.intervalMs, r + F.intervalMs)
+            put(m.timeoutMs, r + F.timeoutMs)
+            switch m.check {
+            case .tcp:
+                put(F.kindTCP, r + F.kind)
+            case let .http(request, hasHost, expected):
+                put(F.kindHTTP, r + F.kind)
+                putString(request, r + F.request)
+                put(expected.classes, r + F.classes)
+                put(hasHost ? F.flagHasHost : 0, r + F.flags)
+                let start = stringCursor
+                for code in expected.codes {
+                    put(code, offset(.strings) + stringCursor)
+                    stringCursor += 2
+                }
+                put(UInt32(start), r + F.expectedCodes)
+                put(UInt32(stringCursor - start), r + F.expectedCodes + 4)
+            }
         }
 
         mutating func writePool(_ pool: PoolSpec, index: Int) throws(TableBuildError) {
@@ -223,6 +264,13 @@ public enum TableBuilder {
                 for (i, server) in pool.servers.enumerated() where server.headerValue != nil {
                     try insert(server: first + i, into: table, mask: buckets - 1, pool: pool)
                 }
+            }
+
+            put(UInt32(poolMonitorCursor), r + F.monitorFirst)
+            put(UInt32(pool.healthMonitors.count), r + F.monitorCount)
+            for m in pool.healthMonitors {
+                put(UInt32(m), offset(.poolMonitors) + poolMonitorCursor * TableLayout.poolMonitorSize)
+                poolMonitorCursor += 1
             }
 
             put(UInt32(rrCursor), r + F.rrFirst)

@@ -10,32 +10,36 @@
 ///  16  checksum of [128, total) u64   24  section table: 8 × (offset u32, count u32)
 /// sections
 ///   virtual services  48 bytes each
-///   pools             80 bytes each
+///   pools             88 bytes each
 ///   servers           64 bytes each
 ///   buckets           16 bytes each   (tag u32, server u32, value string ref): per-pool
 ///                                     open addressing; the value ref saves a cache miss
 ///   rr sequence        4 bytes each   (server u32): per-pool smooth weighted order
 ///   listen refs        8 bytes each   (string ref)
+///   health monitors   40 bytes each
+///   pool monitors      4 bytes each   (monitor u32): per-pool list
 ///   strings            bytes
 /// ```
 /// A string ref is (offset into the strings section u32, length u32).
 public enum TableLayout {
     public static let magic: UInt32 = 0x4C42_5454  // "TTBL" read little-endian
-    public static let version: UInt16 = 1
+    public static let version: UInt16 = 2
     public static let headerSize = 128
     public static let maxImageSize = Int(UInt32.max)
 
     enum Section: Int, CaseIterable {
-        case virtualServices = 0, pools, servers, buckets, rrSequence, listenRefs, strings
+        case virtualServices = 0, pools, servers, buckets, rrSequence, listenRefs, monitors, poolMonitors, strings
     }
     static let sectionTableOffset = 24
 
     public static let virtualServiceSize = 48
-    public static let poolSize = 80
+    public static let poolSize = 88
     public static let serverSize = 64
     public static let bucketSize = 16
     public static let rrEntrySize = 4
     public static let stringRefSize = 8
+    public static let monitorSize = 40
+    public static let poolMonitorSize = 4
 
     static func recordSize(_ s: Section) -> Int {
         switch s {
@@ -45,6 +49,8 @@ public enum TableLayout {
         case .buckets: return bucketSize
         case .rrSequence: return rrEntrySize
         case .listenRefs: return stringRefSize
+        case .monitors: return monitorSize
+        case .poolMonitors: return poolMonitorSize
         case .strings: return 1
         }
     }
@@ -67,7 +73,16 @@ public enum TableLayout {
         public static let retryAfter = 24, maxConnections = 28
         public static let persistenceHeader = 32, hashHeader = 40, redirectLocation = 48
         public static let bucketFirst = 56, bucketCount = 60, rrFirst = 64, rrCount = 68
-        public static let valueCount = 72
+        public static let valueCount = 72, monitorFirst = 76, monitorCount = 80
+    }
+    // Health monitor record. `expectedCodes` refers to little-endian u16s in
+    // the strings section; `classes` has bit c set when any cxx is expected.
+    public enum Monitor {
+        public static let name = 0, request = 8, expectedCodes = 16
+        public static let kind = 24, successfulChecks = 25, failedChecks = 26, classes = 27
+        public static let intervalMs = 28, timeoutMs = 32, flags = 36
+        public static let kindTCP: UInt8 = 0, kindHTTP: UInt8 = 1
+        public static let flagHasHost: UInt32 = 1
     }
     // Server record.
     public enum Server {

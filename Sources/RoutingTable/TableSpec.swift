@@ -4,10 +4,65 @@
 public struct TableSpec: Sendable, Equatable {
     public var virtualServices: [VirtualServiceSpec]
     public var pools: [PoolSpec]
+    /// Health monitors, referenced by index from `PoolSpec.healthMonitors`.
+    public var healthMonitors: [HealthMonitorSpec]
 
-    public init(virtualServices: [VirtualServiceSpec] = [], pools: [PoolSpec] = []) {
+    public init(virtualServices: [VirtualServiceSpec] = [], pools: [PoolSpec] = [],
+                healthMonitors: [HealthMonitorSpec] = []) {
         self.virtualServices = virtualServices
         self.pools = pools
+        self.healthMonitors = healthMonitors
+    }
+}
+
+/// A health monitor as the monitor process runs it (DESIGN.md §2).
+public struct HealthMonitorSpec: Sendable, Equatable {
+    public enum Check: Sendable, Equatable {
+        /// Up when a TCP connect succeeds within the timeout.
+        case tcp
+        /// Up when the server answers `request` with an expected status.
+        /// `request` is the request line and header lines, each ending in
+        /// CRLF, without the blank line; the monitor adds `Host:
+        /// ADDRESS:PORT` when `hasHost` is false.
+        case http(request: String, hasHost: Bool, expected: ExpectedStatus)
+    }
+
+    public var name: String
+    public var check: Check
+    public var intervalMs: UInt32
+    /// Always below `intervalMs`.
+    public var timeoutMs: UInt32
+    /// Consecutive successes that mark a down server up, 1...50.
+    public var successfulChecks: UInt8
+    /// Consecutive failures that mark an up server down, 1...50.
+    public var failedChecks: UInt8
+
+    public init(name: String, check: Check, intervalMs: UInt32 = 10_000, timeoutMs: UInt32 = 4_000,
+                successfulChecks: UInt8 = 2, failedChecks: UInt8 = 2) {
+        self.name = name
+        self.check = check
+        self.intervalMs = intervalMs
+        self.timeoutMs = timeoutMs
+        self.successfulChecks = successfulChecks
+        self.failedChecks = failedChecks
+    }
+}
+
+/// The statuses an HTTP check accepts: whole classes (bit c set: any cxx)
+/// and single codes.
+public struct ExpectedStatus: Sendable, Equatable {
+    public var classes: UInt8
+    public var codes: [UInt16]
+
+    public init(classes: UInt8 = 0, codes: [UInt16] = []) {
+        self.classes = classes
+        self.codes = codes
+    }
+
+    public func matches(_ status: UInt16) -> Bool {
+        let c = status / 100
+        if c >= 1 && c <= 7 && classes & (1 << c) != 0 { return true }
+        return codes.contains(status)
     }
 }
 
@@ -95,13 +150,16 @@ public struct PoolSpec: Sendable, Equatable {
     public var maxConnectionsPerServer: UInt32
     public var whenAllDown: WhenAllDown
     public var servers: [ServerSpec]
+    /// Indexes into `TableSpec.healthMonitors`; a server is up when all say so.
+    public var healthMonitors: [Int]
 
     public init(
         name: String, lbAlgorithm: LBAlgorithm = .leastConnections, hashKey: HashKey = .clientIP,
         persistence: PersistenceSpec? = nil, maxConnectionsPerServer: UInt32 = 0,
         whenAllDown: WhenAllDown = .localResponse(status: 503, retryAfterSeconds: 5),
-        servers: [ServerSpec] = []
+        servers: [ServerSpec] = [], healthMonitors: [Int] = []
     ) {
+        self.healthMonitors = healthMonitors
         self.name = name
         self.lbAlgorithm = lbAlgorithm
         self.hashKey = hashKey

@@ -163,8 +163,12 @@ public struct ServerSlot {
 
     @inline(__always) public var isDown: Bool { a32(0).pointee.load(ordering: .relaxed) != 0 }
     public var down: Down { Down(rawValue: a32(0).pointee.load(ordering: .relaxed)) }
-    public func mark(_ bits: Down) { a32(0).pointee.bitwiseOr(bits.rawValue, ordering: .relaxed) }
-    public func clear(_ bits: Down) { a32(0).pointee.bitwiseAnd(~bits.rawValue, ordering: .relaxed) }
+    /// Sets `bits`; returns the bits set before, so that of several
+    /// processes marking at once exactly one sees the server go down.
+    @discardableResult
+    public func mark(_ bits: Down) -> Down { Down(rawValue: a32(0).pointee.bitwiseOr(bits.rawValue, ordering: .relaxed).oldValue) }
+    @discardableResult
+    public func clear(_ bits: Down) -> Down { Down(rawValue: a32(0).pointee.bitwiseAnd(~bits.rawValue, ordering: .relaxed).oldValue) }
 
     /// Requests in flight to this server, across all workers.
     @inline(__always) public var inFlight: UInt32 { a32(4).pointee.load(ordering: .relaxed) }

@@ -177,6 +177,9 @@ public struct SharedRegion: @unchecked Sendable {
             let e = worker(i).epoch
             if e != WorkerSlot.offline { oldest = min(oldest, e) }
         }
+        // The health monitor reads tables too; 0 or offline: not running.
+        let m = monitor.generation
+        if m != 0 && m != WorkerSlot.offline { oldest = min(oldest, m) }
         return oldest
     }
 }

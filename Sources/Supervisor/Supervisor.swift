@@ -33,6 +33,15 @@ public struct SupervisorConfiguration {
         public var supervisor: pid_t
     }
 
+    /// What the health-monitor process gets: the live table (3) and the
+    /// shared state (4).
+    public struct MonitorLaunch {
+        public var tableDescriptor: CInt
+        public var generation: UInt64
+        public var stateDescriptor: CInt
+        public var supervisor: pid_t
+    }
+
     public var tableImage: [UInt8]
     public var listen: [Listen]
     public var workerCount: Int
@@ -44,6 +53,8 @@ public struct SupervisorConfiguration {
     public var drainMarginMilliseconds: UInt64 = 2_000
     /// The worker's argv (argv[0] included) for a launch.
     public var workerArguments: (WorkerLaunch) -> [String]
+    /// The health monitor's argv; nil runs no monitor (every server stays up).
+    public var monitorArguments: ((MonitorLaunch) -> [String])? = nil
     /// The program that runs a worker: this process's own binary.
     public var executable = "/proc/self/exe"
     public var backoff = RespawnBackoff()
@@ -119,6 +130,14 @@ public func runSupervisor(_ configuration: SupervisorConfiguration) throws(Super
 }
 
 struct Supervisor {
+    struct MonitorProcess {
+        var pid: pid_t = 0
+        var startedAt: UInt64 = 0
+        var restartAt: UInt64 = 0
+        var backoff = RespawnBackoff()
+        var restarts: UInt64 = 0
+    }
+
     struct Slot {
         var pid: pid_t = 0
         var cpu: Int
@@ -160,6 +179,8 @@ struct Supervisor {
     /// What the workers listen on now (a reload may change it).
     var listen: [SupervisorConfiguration.Listen]
     var slots: [Slot] = []
+    /// The health monitor: one process, restarted like a worker.
+    var monitor = MonitorProcess()
     /// Old workers told to drain after their replacement came up.
     var retiring: [pid_t] = []
     var replacement: Replacement? = nil
@@ -183,6 +204,7 @@ struct Supervisor {
         guard !configuration.listen.isEmpty else { throw .badConfiguration("nothing to listen on") }
         self.configuration = configuration
         self.listen = configuration.listen
+        monitor.backoff = configuration.backoff
         for i in 0..<configuration.workerCount {
             slots.append(Slot(cpu: configuration.cpus[i % configuration.cpus.count], backoff: configuration.backoff))
         }
@@ -311,6 +333,7 @@ struct Supervisor {
         if let user = configuration.user { try dropPrivileges(to: user) }
         let now = Posix.monotonicMilliseconds()
         for i in slots.indices { start(i, now: now) }
+        startMonitor(now: now)
         let addresses = listen.map { "\($0.address)" }.joined(separator: ", ")
         log("ready: \(slots.count) worker\(slots.count == 1 ? "" : "s") listening on \(addresses)")
         notify.ready(status: "\(slots.count) worker\(slots.count == 1 ? "" : "s") listening on \(addresses)")
@@ -332,6 +355,7 @@ struct Supervisor {
                 for i in slots.indices where slots[i].pid == 0 && slots[i].restartAt != 0 && slots[i].restartAt <= now {
                     start(i, now: now)
                 }
+                if monitor.pid == 0 && monitor.restartAt != 0 && monitor.restartAt <= now { startMonitor(now: now) }
                 advanceReplacement(now: now)
             case .draining(let deadline):
                 if runningCount == 0 { log("stopped"); return }
@@ -351,11 +375,13 @@ struct Supervisor {
 
     var runningCount: Int {
         slots.reduce(0) { $0 + ($1.pid != 0 ? 1 : 0) + ($1.predecessor != 0 ? 1 : 0) } + retiring.count
+            + (monitor.pid != 0 ? 1 : 0)
     }
 
-    /// Every worker process alive: current, awaiting replacement, draining.
+    /// Every child alive: workers (current, awaiting replacement, draining)
+    /// and the health monitor.
     var runningPIDs: [pid_t] {
-        slots.flatMap { [$0.pid, $0.predecessor] }.filter { $0 != 0 } + retiring
+        (slots.flatMap { [$0.pid, $0.predecessor] } + [monitor.pid]).filter { $0 != 0 } + retiring
     }
 
     /// Milliseconds until the next restart or deadline; -1 when nothing is due.
@@ -365,6 +391,7 @@ struct Supervisor {
         switch phase {
         case .running:
             for s in slots where s.pid == 0 && s.restartAt != 0 { due = min(due, s.restartAt) }
+            if monitor.pid == 0 && monitor.restartAt != 0 { due = min(due, monitor.restartAt) }
             if replacement != nil { due = min(due, now + 20) }  // poll for the replacement being up
         case .draining(let deadline), .killing(let deadline):
             due = deadline
@@ -380,12 +407,14 @@ struct Supervisor {
         case SIGTERM, SIGINT:
             guard case .running = phase else { return }
             notify.stopping()
-            log("\(signal == SIGTERM ? "SIGTERM" : "SIGINT"): draining \(runningCount) worker\(runningCount == 1 ? "" : "s") (drain timeout \(configuration.drainTimeoutMilliseconds) ms)")
+            let workers = runningCount - (monitor.pid != 0 ? 1 : 0)
+            log("\(signal == SIGTERM ? "SIGTERM" : "SIGINT"): draining \(workers) worker\(workers == 1 ? "" : "s") (drain timeout \(configuration.drainTimeoutMilliseconds) ms)")
             stopListening()
             let deadline = Posix.monotonicMilliseconds() + configuration.drainTimeoutMilliseconds + configuration.drainMarginMilliseconds
             phase = .draining(deadline: deadline)
             replacement = nil
             for i in slots.indices { slots[i].restartAt = 0 }
+            monitor.restartAt = 0
             for pid in runningPIDs {
                 _ = try wrap { () throws(PosixError) in try Posix.sendSignal(SIGTERM, to: pid) }
             }
@@ -418,6 +447,7 @@ struct Supervisor {
     mutating func killAll() throws(SupervisorError) {
         replacement = nil
         for i in slots.indices { slots[i].restartAt = 0 }
+        monitor.restartAt = 0
         for pid in runningPIDs {
             _ = try wrap { () throws(PosixError) in try Posix.sendSignal(SIGKILL, to: pid) }
         }
@@ -632,6 +662,10 @@ struct Supervisor {
     }
 
     mutating func ended(pid: pid_t, exit: ChildExit) {
+        if pid == monitor.pid {
+            monitorEnded(exit: exit)
+            return
+        }
         if let k = retiring.firstIndex(of: pid) {
             retiring.remove(at: k)
             if exit != .exited(0) { log("replaced worker (pid \(pid)) \(exit) while draining") }
@@ -653,6 +687,53 @@ struct Supervisor {
         let now = Posix.monotonicMilliseconds()
         log("worker \(i) (pid \(pid)) \(exit) after \(now - slots[i].startedAt) ms")
         scheduleRestart(i, now: now, startedAt: slots[i].startedAt)
+    }
+
+    // MARK: The health monitor
+
+    mutating func startMonitor(now: UInt64) {
+        monitor.restartAt = 0
+        guard let arguments = configuration.monitorArguments else { return }
+        let launch = SupervisorConfiguration.MonitorLaunch(
+            tableDescriptor: 3, generation: generation, stateDescriptor: 4, supervisor: Posix.processID())
+        do {
+            let pid = try Posix.spawn(
+                configuration.executable, arguments: arguments(launch),
+                descriptors: [tableDescriptor, stateDescriptor],
+                defaultSignals: [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGPIPE]
+            )
+            monitor.pid = pid
+            monitor.startedAt = now
+            region?.monitor.pid = pid
+            log("health monitor started: pid \(pid)")
+        } catch {
+            log("health monitor could not start: \(error)")
+            scheduleMonitorRestart(now: now, startedAt: now)
+        }
+    }
+
+    /// The monitor died: server states stay as it left them in the shared
+    /// memory (workers keep routing by them) until its successor, which
+    /// starts from those states, checks again.
+    mutating func monitorEnded(exit: ChildExit) {
+        let pid = monitor.pid
+        monitor.pid = 0
+        region?.monitor.generation = WorkerSlot.offline  // never blocks reclamation
+        guard case .running = phase else {
+            if exit != .exited(0) && exit != .signaled(SIGTERM) { log("health monitor (pid \(pid)) \(exit) while stopping") }
+            return
+        }
+        let now = Posix.monotonicMilliseconds()
+        log("health monitor (pid \(pid)) \(exit) after \(now - monitor.startedAt) ms; server states are kept")
+        monitor.restarts += 1
+        region?.monitor.add(.restarts)
+        scheduleMonitorRestart(now: now, startedAt: monitor.startedAt)
+    }
+
+    mutating func scheduleMonitorRestart(now: UInt64, startedAt: UInt64) {
+        let decision = monitor.backoff.died(at: now, startedAt: startedAt)
+        monitor.restartAt = now + decision.delayMilliseconds
+        log("health monitor restarting in \(decision.delayMilliseconds) ms\(decision.crashLoop ? " (crash-looping: \(decision.recentDeaths) deaths)" : "")")
     }
 
     mutating func scheduleRestart(_ i: Int, now: UInt64, startedAt: UInt64) {

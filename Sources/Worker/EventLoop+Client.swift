@@ -1,5 +1,6 @@
 import CLinux
 import Posix
+import SharedState
 import Ring
 import RoutingTable
 import Selection
@@ -413,7 +414,7 @@ extension EventLoop {
         case .head:
             respondLocally(i, LocalResponses.requestTimeout)
         case .connecting:
-            connectFailed(i)
+            connectFailed(i, reason: DownReason(.passiveConnectTimeout))
         case .exchanging:
             switch clients[c].exchange.timedOut(clientSendPending: clients[c].sending) {
             case .respond(let status):

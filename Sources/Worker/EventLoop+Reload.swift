@@ -42,7 +42,8 @@ struct TableSettings {
             pools[p] = PoolSettings(persistenceName: pool.hasPersistence ? pool.persistenceHeader : nil,
                                     hashName: pool.hashHeader,
                                     serverDown: pool.serverDown,
-                                    maxConnectionsPerServer: pool.maxConnectionsPerServer)
+                                    maxConnectionsPerServer: pool.maxConnectionsPerServer,
+                                    monitored: !pool.monitors.isEmpty)
         }
         let count = table.serverCount
         serverAddresses = .allocate(capacity: max(1, count))

@@ -2,6 +2,7 @@ import HTTPWire
 import CLinux
 import Posix
 import Ring
+import SharedState
 
 /// The server side: connecting, the keep-alive pool, sending requests,
 /// reading responses, tunnels.
@@ -32,7 +33,7 @@ extension EventLoop {
             logRarely("cannot open a server connection: \(error)")
             freeServers.push(s)
             clients[c].phase = .connecting
-            connectFailed(i)
+            connectFailed(i, reason: nil)  // our failure, not the server's
             return
         }
         try? Posix.setOption(fd, level: CInt(IPPROTO_TCP), name: TCP_NODELAY, value: 1)
@@ -64,7 +65,8 @@ extension EventLoop {
         }
         let i = servers[t].client
         if completion.result < 0 {
-            connectFailed(i)
+            connectFailed(i, reason: completion.result == -ECONNREFUSED
+                ? DownReason(.passiveConnectRefused) : DownReason(.socketError, detail: UInt16(clamping: -completion.result)))
             return
         }
         servers[t].phase = .attached
@@ -74,8 +76,20 @@ extension EventLoop {
 
     /// A connect was refused or timed out: nothing reached the server, so the
     /// request may go to another server once, when its route allows.
-    mutating func connectFailed(_ i: UInt32) {
+    /// `reason` (nil when the failure was this worker's own) marks a
+    /// monitored server down at once: passive detection.
+    mutating func connectFailed(_ i: UInt32, reason: DownReason?) {
         let c = Int(i)
+        if let reason, let region, clients[c].exchange.stateSlot != .max,
+           pools[Int(services[Int(clients[c].service)].pool)].monitored {
+            let state = region.server(clients[c].exchange.stateSlot)
+            if state.mark(.byPassiveCheck).isEmpty {
+                // This worker saw it first: say why, once.
+                state.reason = reason
+                state.changedAtMs = Posix.wallClockMilliseconds()
+                state.add(.stateChanges)
+            }
+        }
         var failed = clients[c].exchange.server
         if clients[c].exchange.tableGeneration != tableGeneration {
             failed = currentIndex(ofStateSlot: clients[c].exchange.stateSlot)  // the table changed meanwhile

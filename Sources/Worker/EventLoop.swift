@@ -36,6 +36,8 @@ struct PoolSettings {
     var serverDown: ServerDownPolicy
     /// 0: no limit.
     var maxConnectionsPerServer: UInt32
+    /// The pool has a health monitor: a failed connect marks its server down.
+    var monitored = false
 }
 
 struct HeldAccept {
@@ -506,17 +508,6 @@ enum WorkerError: Error, CustomStringConvertible {
         switch self {
         case .badListenAddress(let text): return "listen address \"\(text)\" is not ADDRESS:PORT"
         case .badConfiguration(let message): return "worker configuration: \(message)"
-        }
-    }
-}
-
-extension SocketAddress {
-    init(_ address: IPAddress, port: UInt16) {
-        let o = address.octets
-        if address.family == .v4 {
-            self.init(v4: (o[0], o[1], o[2], o[3]), port: port)
-        } else {
-            self.init(v6: o, port: port)
         }
     }
 }

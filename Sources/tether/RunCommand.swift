@@ -42,6 +42,7 @@ struct RunCommand: ParsableCommand {
             workerArguments: WorkerCommand.arguments(for:)
         )
         supervisor.serverSlotCapacity = slots.capacity
+        supervisor.monitorArguments = MonitorCommand.arguments(for:)
         supervisor.user = loaded.user
         let path = config
         supervisor.reload = {
@@ -114,16 +115,5 @@ final class StateSlots {
         }
         slots.merge(fresh) { a, _ in a }
         return nil
-    }
-}
-
-extension SocketAddress {
-    init(_ address: IPAddress, port: UInt16) {
-        let o = address.octets
-        if address.family == .v4 {
-            self.init(v4: (o[0], o[1], o[2], o[3]), port: port)
-        } else {
-            self.init(v6: o, port: port)
-        }
     }
 }

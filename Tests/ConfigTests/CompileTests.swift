@@ -110,6 +110,60 @@ import Testing
         }
         #expect(compile(config) == TableSpec(
             virtualServices: [VirtualServiceSpec(name: "www", listen: ["127.0.0.1:8080"], pool: 0)],
-            pools: [PoolSpec(name: "web", persistence: PersistenceSpec(headerName: "X-Server"), servers: servers)]))
+            pools: [PoolSpec(name: "web", persistence: PersistenceSpec(headerName: "X-Server"), servers: servers,
+                             healthMonitors: [0])],
+            healthMonitors: [compile(config.healthMonitors[0])]))
+        #expect(config.healthMonitors.map(\.name) == ["http-health"])
+    }
+}
+
+@Suite struct CompileMonitorTests {
+    @Test func monitorsBecomeSpecsAndPoolsReferToThem() throws {
+        let config = try #require(load("""
+            health_monitors:
+              - { name: tcp-fast, type: tcp, interval: 2s, timeout: 500ms, successful_checks: 3, failed_checks: 1 }
+              - name: http-health
+                type: http
+                request: "GET /healthz HTTP/1.1"
+                expected_status: [2xx, 3xx, 418]
+              - name: with-host
+                type: http
+                request: "HEAD /ping HTTP/1.0\\nHost: example.com\\nConnection: keep-alive"
+            pools:
+              - name: web
+                health_monitors: [http-health, tcp-fast]
+                servers:
+                  - { name: a, address: 10.0.0.1, port: 80 }
+              - name: api
+                health_monitors: [with-host]
+                servers:
+                  - { name: b, address: 10.0.0.2, port: 80 }
+              - name: none
+                servers:
+                  - { name: c, address: 10.0.0.3, port: 80 }
+            virtual_services:
+              - { name: www, listen: ["0.0.0.0:80"], pool: web }
+            """))
+        let spec = compile(config)
+        #expect(spec.pools.map(\.healthMonitors) == [[1, 0], [2], []])
+        #expect(spec.healthMonitors == [
+            HealthMonitorSpec(name: "tcp-fast", check: .tcp, intervalMs: 2_000, timeoutMs: 500,
+                              successfulChecks: 3, failedChecks: 1),
+            HealthMonitorSpec(name: "http-health",
+                              check: .http(request: "GET /healthz HTTP/1.1\r\nConnection: close\r\n", hasHost: false,
+                                           expected: ExpectedStatus(classes: 0b1100, codes: [418])),
+                              intervalMs: 10_000, timeoutMs: 4_000, successfulChecks: 2, failedChecks: 2),
+            HealthMonitorSpec(name: "with-host",
+                              check: .http(request: "HEAD /ping HTTP/1.0\r\nHost: example.com\r\nConnection: keep-alive\r\n",
+                                           hasHost: true, expected: ExpectedStatus(classes: 0b1100)),
+                              intervalMs: 10_000, timeoutMs: 4_000, successfulChecks: 2, failedChecks: 2),
+        ])
+        // And the compiled table carries them.
+        let image = try TableBuilder.build(spec)
+        try image.withUnsafeBytes { raw in
+            let table = try RoutingTableView(validating: raw)
+            #expect((0..<3).map { table.monitor(UInt32($0)).spec } == spec.healthMonitors)
+            #expect(table.pool(0).monitors == [1, 0])
+        }
     }
 }

@@ -26,6 +26,13 @@ final class ProxyUnderTest {
         var headerValues: [String]? = nil
         /// `user:`, when set.
         var user: String? = nil
+        /// A health monitor for the pool, as a YAML flow mapping without its
+        /// name, e.g. `type: tcp, interval: 300ms, timeout: 200ms`.
+        var healthMonitor: String? = nil
+        /// `hash_key:` (consistent_hash only).
+        var hashKey: String? = nil
+        /// Ratios of the fleet's backends, in order; nil: all 1.
+        var ratios: [Int]? = nil
     }
 
     let process: ManagedProcess
@@ -60,7 +67,8 @@ final class ProxyUnderTest {
         var servers = ""
         for (k, backend) in fleet.backends.enumerated() {
             let value = options.headerValues?[k] ?? "server\(k + 1)"
-            servers += "      - { name: \(backend.name), address: 127.0.0.1, port: \(backend.port), header_value: \(value) }\n"
+            let ratio = options.ratios.map { ", ratio: \($0[k])" } ?? ""
+            servers += "      - { name: \(backend.name), address: 127.0.0.1, port: \(backend.port), header_value: \(value)\(ratio) }\n"
         }
         for dead in options.deadServers {
             servers += "      - { name: \(dead.name), address: 127.0.0.1, port: \(dead.port), header_value: \(dead.headerValue) }\n"
@@ -71,9 +79,10 @@ final class ProxyUnderTest {
             drain_timeout: \(options.drainTimeout)
             persistence_profiles:
               - { name: by-x-server, type: custom_http_header, header_name: X-Server, server_down: \(options.serverDown) }
+            \(options.healthMonitor.map { "health_monitors:\n  - { name: hc, \($0) }" } ?? "")
             pools:
               - name: web
-                lb_algorithm: \(options.lbAlgorithm)
+                lb_algorithm: \(options.lbAlgorithm)\(options.hashKey.map { "\n    hash_key: \"\($0)\"" } ?? "")\(options.healthMonitor == nil ? "" : "\n    health_monitors: [hc]")
                 persistence_profile: by-x-server
                 max_connections_per_server: \(options.maxConnectionsPerServer)
                 when_all_down: \(options.whenAllDown)

@@ -16,15 +16,18 @@ import Testing
     /// Polls until the supervisor has `count` worker children.
     static func workers(of proxy: ProxyUnderTest, count: Int, excluding gone: Set<pid_t> = []) throws -> [pid_t] {
         var children: [pid_t] = []
+        var workers: [pid_t] = []
         let found = eventually {
             children = childProcesses(of: proxy.process.pid)
+            workers = children.filter { workerIndex(of: $0) != nil }
             // A just-spawned child shows the supervisor's command line until it has exec'd.
-            return children.count == count && gone.isDisjoint(with: children) && children.allSatisfy { workerIndex(of: $0) != nil }
+            return workers.count == count && gone.isDisjoint(with: workers)
+                && children.allSatisfy { workerIndex(of: $0) != nil || isMonitor($0) }
         }
         guard found else {
             throw HarnessError("expected \(count) workers (none of \(gone)), found \(children)\n\(proxy.process.logs)")
         }
-        return children
+        return workers
     }
 
     @Test func twoWorkersAreChildrenPinnedToDifferentCPUsAndServe() throws {
@@ -242,6 +245,11 @@ func cpusAllowed(of pid: pid_t) -> Set<Int> {
 func commandLine(of pid: pid_t) -> [String] {
     let text = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
     return text.split(separator: "\0").map(String.init)
+}
+
+/// Whether `pid` runs `tether monitor`.
+func isMonitor(_ pid: pid_t) -> Bool {
+    commandLine(of: pid).starts(with: ["tether", "monitor"])
 }
 
 /// The `--index` on a worker's command line.

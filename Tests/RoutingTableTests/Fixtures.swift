@@ -20,11 +20,13 @@ func exampleSpec() -> TableSpec {
                         server("apache1", "10.0.0.11", 8080, value: "server1"),
                         server("apache2", "10.0.0.12", 8080, value: "server2", ratio: 2),
                         server("apache3", "10.0.0.13", 8080, value: "server3", enabled: false),
-                     ]),
+                     ],
+                     healthMonitors: [1, 0]),
             PoolSpec(name: "api", lbAlgorithm: .consistentHash, hashKey: .header("X-User"),
                      maxConnectionsPerServer: 7, whenAllDown: .redirect(status: 302, location: "https://sorry.example/"),
                      servers: [server("v6", "2001:db8::1", 443)]),
-        ])
+        ],
+        healthMonitors: exampleMonitors)
 }
 
 func withImage<R>(_ spec: TableSpec, _ body: (RoutingTableView) throws -> R) throws -> R {
@@ -39,3 +41,11 @@ extension PoolView {
         bytes(s).withUnsafeBytes { lookup($0).server }
     }
 }
+
+let exampleMonitors = [
+    HealthMonitorSpec(name: "tcp", check: .tcp, intervalMs: 5_000, timeoutMs: 1_000, successfulChecks: 3, failedChecks: 1),
+    HealthMonitorSpec(name: "http-health",
+                      check: .http(request: "GET /healthz HTTP/1.1\r\nConnection: close\r\n", hasHost: false,
+                                   expected: ExpectedStatus(classes: 1 << 2 | 1 << 3, codes: [404, 503])),
+                      intervalMs: 10_000, timeoutMs: 4_000, successfulChecks: 2, failedChecks: 50),
+]

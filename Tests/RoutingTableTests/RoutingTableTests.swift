@@ -50,7 +50,24 @@ import RoutingTable
             let v6 = t.server(3)
             #expect(v6.address == IPAddress("2001:db8::1")! && v6.port == 443 && v6.headerValue == nil && v6.pool == 1)
             #expect(v6.identity == ServerIdentity.hash(address: IPAddress("2001:db8::1")!, port: 443))
+
+            #expect(t.monitorCount == 2)
+            #expect((0..<2).map { t.monitor(UInt32($0)).spec } == exampleMonitors)
+            #expect(web.monitors == [1, 0])
+            #expect(apiPool.monitors == [])
         }
+    }
+
+    @Test func expectedStatusMatchesClassesAndCodes() {
+        let e = ExpectedStatus(classes: 1 << 2 | 1 << 3, codes: [404])
+        #expect([200, 204, 299, 301, 399, 404].allSatisfy { e.matches($0) })
+        #expect(![100, 199, 400, 403, 405, 500, 503, 0, 999].contains { e.matches($0) })
+    }
+
+    @Test func unknownMonitorIsRefused() {
+        var spec = exampleSpec()
+        spec.pools[1].healthMonitors = [2]
+        #expect(throws: TableBuildError.unknownMonitor(pool: "api", index: 2)) { try TableBuilder.build(spec) }
     }
 
     @Test func buildIsDeterministic() throws {
@@ -202,6 +219,16 @@ import RoutingTable
         bad = good
         bad[vs + 4] = 0xff; bad[vs + 5] = 0xff
         #expect(open(resealed(bad)) == .referenceOutOfBounds("virtual service 0 name"))
+        // Pool 0's first monitor entry names a monitor that does not exist.
+        let poolMonitors = Int(good[24 + 8 * 7]) | Int(good[25 + 8 * 7]) << 8
+        bad = good
+        bad[poolMonitors] = 2
+        #expect(open(resealed(bad)) == .referenceOutOfBounds("pool 0 health monitor entry 0"))
+        // A monitor's request longer than the strings section.
+        let monitors = Int(good[24 + 8 * 6]) | Int(good[25 + 8 * 6]) << 8
+        bad = good
+        bad[monitors + 40 + 12] = 0xff; bad[monitors + 40 + 13] = 0xff
+        #expect(open(resealed(bad)) == .referenceOutOfBounds("health monitor 1 request"))
     }
 
     @Test func misalignedBaseIsRefused() throws {
