@@ -67,13 +67,10 @@ let package = Package(
         .testTarget(name: "SelectionTests", dependencies: ["Selection", "RoutingTable"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "RoutingTable"]),
         .testTarget(name: "SharedStateTests", dependencies: ["SharedState"]),
-<<<<<<< HEAD
+        .testTarget(name: "HealthTests", dependencies: ["Health"]),
         // A throwaway CA made with the openssl command, for TLS tests.
         .target(name: "TLSTestSupport", path: "Tests/TLSTestSupport"),
         .testTarget(name: "TLSTests", dependencies: ["TLS", "COpenSSL", "TLSTestSupport"]),
-=======
-        .testTarget(name: "HealthTests", dependencies: ["Health"]),
->>>>>>> main
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "HTTPWire", "Posix", "Ring", "RoutingTable"]),
         .testTarget(name: "IntegrationTests", dependencies: ["tether", "TLSTestSupport"]),
