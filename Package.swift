@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "HTTPWireTests", dependencies: ["HTTPWire"]),
         .testTarget(name: "RoutingTableTests", dependencies: ["RoutingTable"]),
         .testTarget(name: "SelectionTests", dependencies: ["Selection", "RoutingTable"]),
-        .testTarget(name: "ConfigTests", dependencies: ["Config", "RoutingTable"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config", "RoutingTable", "TLS", "TLSTestSupport"]),
         .testTarget(name: "SharedStateTests", dependencies: ["SharedState"]),
         .testTarget(name: "HealthTests", dependencies: ["Health"]),
         // A throwaway CA made with the openssl command, for TLS tests.

@@ -52,6 +52,18 @@ public enum Posix {
         }
     }
 
+    /// shutdown(fd, SHUT_WR): sends FIN after what is queued. A failure
+    /// (the peer already reset) needs no action: the connection is closing.
+    ///
+    /// Not through io_uring: the ring runs shutdown on an io-wq thread and
+    /// looks the descriptor up only then, so a close queued behind it can
+    /// let a new socket take the number first and be shut down instead.
+    public static func shutdownWrites(_ fd: CInt) {
+        if CLinux.shutdown(fd, CInt(SHUT_WR)) != 0 {
+            crashOnProgrammingError("shutdown", tether_errno())
+        }
+    }
+
     // MARK: Memory
 
     /// Anonymous private memory, zero-filled, page-aligned.
@@ -61,6 +73,32 @@ public enum Posix {
             throw PosixError("mmap", errno: tether_errno())
         }
         return p!
+    }
+
+    /// Address space for `bytes` that takes memory only where it is touched
+    /// (MAP_NORESERVE): for buffer slabs sized for the worst case.
+    public static func reserveAnonymous(bytes: Int) throws(PosixError) -> UnsafeMutableRawPointer {
+        let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        if p == nil || p == UnsafeMutableRawPointer(bitPattern: -1) {
+            throw PosixError("mmap", errno: tether_errno())
+        }
+        return p!
+    }
+
+    /// `count` bytes from the kernel's CSPRNG (getrandom(2)).
+    public static func randomBytes(_ count: Int) throws(PosixError) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let n = bytes.withUnsafeMutableBytes { getrandom($0.baseAddress! + filled, count - filled, 0) }
+            if n < 0 {
+                let e = tether_errno()
+                if e == EINTR { continue }
+                throw PosixError("getrandom", errno: e)
+            }
+            filled += n
+        }
+        return bytes
     }
 
     /// A shared mapping of `bytes` of the file `fd` from offset 0.

@@ -93,22 +93,22 @@ extension Ring {
 }
 
 extension Ring {
-    /// Closes `fd` through the ring (no operation of it is in flight).
+    /// An operation that completes at once with result 0: work to do on the
+    /// next turn of the loop, tagged like any other completion.
     @inline(__always)
-    public mutating func queueClose(fd: CInt, userData: UserData) {
+    public mutating func queueNop(userData: UserData) {
         let sqe = nextEntry()
-        io_uring_prep_close(sqe, fd)
-        sqe.pointee.flags |= tether_IOSQE_CQE_SKIP_SUCCESS
+        io_uring_prep_nop(sqe)
         sqe.pointee.user_data = userData.rawValue
     }
 }
 
 extension Ring {
-    /// shutdown(2) through the ring; a success posts no completion.
+    /// Closes `fd` through the ring (no operation of it is in flight).
     @inline(__always)
-    public mutating func queueShutdown(fd: CInt, how: CInt, userData: UserData) {
+    public mutating func queueClose(fd: CInt, userData: UserData) {
         let sqe = nextEntry()
-        io_uring_prep_shutdown(sqe, fd, how)
+        io_uring_prep_close(sqe, fd)
         sqe.pointee.flags |= tether_IOSQE_CQE_SKIP_SUCCESS
         sqe.pointee.user_data = userData.rawValue
     }

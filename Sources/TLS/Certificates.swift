@@ -17,6 +17,20 @@ public struct CertificateSummary: Sendable, Equatable {
     public var keyDescription: String
     /// Certificates after the leaf.
     public var chainLength: Int
+
+    /// Whether a client asking for `name` accepts the certificate: one of
+    /// its names equals it, or is a wildcard for its first label.
+    public func covers(_ name: String) -> Bool {
+        let name = name.lowercased()
+        for dns in dnsNames {
+            if dns == name { return true }
+            if dns.hasPrefix("*."), let dot = name.firstIndex(of: "."), dot != name.startIndex,
+               !name.hasPrefix("*."), name[dot...] == dns.dropFirst() {
+                return true
+            }
+        }
+        return false
+    }
 }
 
 /// PEM text of a certificate chain (leaf first, then intermediates) and of
@@ -71,7 +85,13 @@ struct ParsedPair: ~Copyable {
             }
             defer { BIO_free(bio) }
             guard let leaf = PEM_read_bio_X509_AUX(bio, nil, nil, nil) else {
-                failure = .fromQueue("\(name): no certificate found (expected PEM text with a 'BEGIN CERTIFICATE' block)")
+                let code = ERR_peek_last_error()
+                if ERR_GET_LIB(code) == ERR_LIB_PEM && ERR_GET_REASON(code) == PEM_R_NO_START_LINE {
+                    ERR_clear_error()
+                    failure = TLSError("\(name): no certificate found (expected PEM text with a 'BEGIN CERTIFICATE' block)")
+                } else {
+                    failure = .fromQueue("\(name): the certificate cannot be read")
+                }
                 return
             }
             out.append(leaf)
@@ -109,7 +129,12 @@ struct ParsedPair: ~Copyable {
             key = PEM_read_bio_PrivateKey(bio, nil, { _, _, _, _ in -1 }, nil)
         }
         guard let key else {
-            throw .fromQueue("\(name): no private key found (expected PEM text with a 'BEGIN PRIVATE KEY', 'BEGIN RSA PRIVATE KEY' or 'BEGIN EC PRIVATE KEY' block)")
+            let code = ERR_peek_last_error()
+            if ERR_GET_LIB(code) == ERR_LIB_PEM && ERR_GET_REASON(code) == PEM_R_NO_START_LINE {
+                ERR_clear_error()
+                throw TLSError("\(name): no private key found (expected PEM text with a 'BEGIN PRIVATE KEY', 'BEGIN RSA PRIVATE KEY' or 'BEGIN EC PRIVATE KEY' block)")
+            }
+            throw .fromQueue("\(name): the private key cannot be read")
         }
         return key
     }

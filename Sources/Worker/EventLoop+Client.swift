@@ -93,6 +93,16 @@ extension EventLoop {
             slots[i].address.textCount = UInt8(peer.formatHost(into: raw))
         }
         clients[i].address.hash = peer.withAddressBytes { TetherHash.hash($0) }
+        if services[service].tls {
+            // The handshake must be done within client_header.
+            guard openTLS(slot, service: service) else {
+                closeClient(slot)
+                return
+            }
+            receiveFromClient(slot)
+            timers.schedule(slot, at: now + services[service].clientHeaderMilliseconds)
+            return
+        }
         receiveFromClient(slot)
         timers.schedule(slot, at: now + services[service].clientIdleMilliseconds)
     }
@@ -132,6 +142,14 @@ extension EventLoop {
             return
         }
         clientStreamReceived(i, count: n, buffer: completion.bufferID)
+        clientInputArrived(i)
+    }
+
+    /// New bytes are in the client's input: the HTTP code takes them as
+    /// its phase says.
+    @inline(__always)
+    mutating func clientInputArrived(_ i: UInt32) {
+        let c = Int(i)
         switch clients[c].phase {
         case .idle, .head: readRequestHead(i)
         case .exchanging: forwardRequestBody(i)
@@ -283,8 +301,15 @@ extension EventLoop {
     }
 
     mutating func clientSent(_ completion: Completion) {
-        let i = completion.userData.slot, c = Int(i)
-        guard clients[c].generation == completion.userData.generation else { return }
+        let i = completion.userData.slot
+        guard clients[Int(i)].generation == completion.userData.generation else { return }
+        clientWriteDone(i, result: completion.result)
+    }
+
+    /// The write the HTTP code asked for completed: `result` is its byte
+    /// count, or -errno.
+    mutating func clientWriteDone(_ i: UInt32, result: Int32) {
+        let c = Int(i)
         clients[c].sending = false
         if clients[c].orphan != .none {
             buffers.release(clients[c].orphan)
@@ -295,7 +320,7 @@ extension EventLoop {
             return
         }
         let expected = clients[c].sendSource == .local ? -1 : Int32(clients[c].sendConsumed)
-        if completion.result < 0 || (expected >= 0 && completion.result != expected) {
+        if result < 0 || (expected >= 0 && result != expected) {
             clientVanished(i)
             return
         }
@@ -352,6 +377,7 @@ extension EventLoop {
         clients[c].fd = -1
         clients[c].phase = .closed
         clients[c].waitingForBuffer = false
+        if clients[c].stream == .tls { tlsClosed(i) }
         if !clients[c].receiving { buffers.releaseInput(&clients[c].input) }
         timers.cancel(i)
         openClients -= 1
@@ -410,6 +436,7 @@ extension EventLoop {
         let c = Int(i)
         switch clients[c].phase {
         case .idle, .lingering, .responding, .tunnel:
+            if clients[c].stream == .tls { tlsTimedOut(i) }
             closeClient(i)
         case .head:
             respondLocally(i, LocalResponses.requestTimeout)

@@ -4,6 +4,7 @@ import Ring
 import RoutingTable
 import Selection
 import SharedState
+import TLS
 
 /// What an io_uring operation was, carried in its user data.
 enum Operation: UInt8 {
@@ -16,12 +17,19 @@ enum Operation: UInt8 {
     case serverSend
     /// A cancel or close whose failure needs no action.
     case teardown
+    /// A TLS client's ciphertext receive, record send, and a decrypt of
+    /// what it already holds (a no-op that runs on the next turn).
+    case clientTLSReceive
+    case clientTLSSend
+    case clientTLSReady
 }
 
 /// A virtual service's settings, copied out of the table once.
 struct ServiceSettings {
     var pool: UInt32
     var xForwardedFor: Bool
+    /// Clients speak TLS (the table's contexts are in `tls`).
+    var tls: Bool
     var clientHeaderMilliseconds: UInt64
     var clientIdleMilliseconds: UInt64
     var connectMilliseconds: UInt64
@@ -85,6 +93,8 @@ struct EventLoop: ~Copyable {
     var selector: Selector
     let counters: ServerCounters
     var responses = LocalResponses()
+    /// Made with the first table that has a TLS virtual service.
+    var tls: TLSWorker? = nil
 
     var services: UnsafeMutablePointer<ServiceSettings>
     var pools: UnsafeMutablePointer<PoolSettings>
@@ -210,7 +220,7 @@ struct EventLoop: ~Copyable {
             closeOpened()
             throw error
         }
-        let buffers: BufferPool
+        var buffers: BufferPool
         do {
             buffers = try BufferPool(ring: &ring, providedCount: configuration.bufferCount,
                                      providedSize: configuration.bufferSize,
@@ -219,6 +229,16 @@ struct EventLoop: ~Copyable {
         } catch {
             closeOpened()
             throw error
+        }
+        if EventLoop.hasTLS(table) {
+            do {
+                let worker = try EventLoop.makeTLS(buffers: &buffers, clientCapacity: configuration.maxClientConnections)
+                (worker.contexts, worker.sources) = try worker.contexts(for: table)
+                tls = worker
+            } catch {
+                closeOpened()
+                throw WorkerError.badConfiguration("TLS: \(error)")
+            }
         }
         tableImage = image
         self.table = table
@@ -265,6 +285,7 @@ struct EventLoop: ~Copyable {
         for (i, l) in bound.enumerated() { listeners[i] = l }
         signalBuffer = .allocate(byteCount: MemoryLayout<signalfd_siginfo>.size, alignment: 8)
         if let region {
+            tls?.followTicketKeys(region)
             let slot = region.worker(configuration.workerIndex)
             slot.pid = Posix.processID()
             slot.cpu = Int32(configuration.cpu)
@@ -333,7 +354,10 @@ struct EventLoop: ~Copyable {
         }
         armSignalRead()
         while true {
-            if let region { followTable(region) }
+            if let region {
+                followTable(region)
+                tls?.followTicketKeys(region)
+            }
             let wait = waitLimit()
             try ring.submitAndWait(timeoutMilliseconds: wait)
             now = Posix.monotonicMilliseconds()
@@ -390,6 +414,9 @@ struct EventLoop: ~Copyable {
         case .serverConnect: serverConnected(c)
         case .accept: accepted(c)
         case .signal: signalArrived(c)
+        case .clientTLSReceive: tlsReceived(c)
+        case .clientTLSSend: tlsSent(c)
+        case .clientTLSReady: tlsReady(c)
         case .teardown, .none: break
         }
     }
