@@ -73,6 +73,6 @@ let package = Package(
         .testTarget(name: "TLSTests", dependencies: ["TLS", "COpenSSL", "TLSTestSupport"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "HTTPWire", "Posix", "Ring", "RoutingTable"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["tether", "TLSTestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["tether", "SharedState", "TLSTestSupport"]),
     ]
 )

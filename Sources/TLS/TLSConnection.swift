@@ -90,6 +90,9 @@ public struct TLSConnection {
     /// Decrypted bytes OpenSSL holds that a read would return at once.
     public var bufferedPlaintext: Int { Int(SSL_pending(ssl)) }
 
+    /// OpenSSL holds input of any kind: plaintext, or part of a record.
+    public var hasBufferedInput: Bool { SSL_has_pending(ssl) == 1 }
+
     /// "TLSv1.3", "TLSv1.2".
     public var protocolVersion: String { String(cString: SSL_get_version(ssl)) }
 

@@ -37,6 +37,8 @@ extension EventLoop {
                 ring.queueReceive(fd: clients[c].fd, group: buffers.provided.group, userData: clientTag(.clientReceive, i))
             }
         case .tls:
+            // This receive (or decrypt) takes over from a read that waited for output room.
+            tls.unsafelyUnwrapped.clients[c].readAfterOutput = false
             if tlsHoldsInput(i) {
                 ring.queueNop(userData: clientTag(.clientTLSReady, i))
             } else {

@@ -56,11 +56,15 @@ extension EventLoop {
     /// The connection holds ciphertext or plaintext it can deliver without
     /// a receive (or the client's close_notify, to deliver as an end).
     func tlsHoldsInput(_ i: UInt32) -> Bool {
-        let t = tls.unsafelyUnwrapped.clients + Int(i)
-        // A receive or decrypt about to be armed takes over from a read
-        // that waited for output room.
-        t.pointee.readAfterOutput = false
-        return !t.pointee.ciphertext.isEmpty || t.pointee.peerClosed || (t.pointee.connection?.bufferedPlaintext ?? 0) > 0
+        let t = tls.unsafelyUnwrapped.clients[Int(i)]
+        return !t.ciphertext.isEmpty || t.peerClosed || (t.connection?.bufferedPlaintext ?? 0) > 0
+    }
+
+    /// Some of the client's next request has arrived, still encrypted or
+    /// as part of a record.
+    func tlsHoldsPartialInput(_ i: UInt32) -> Bool {
+        let t = tls.unsafelyUnwrapped.clients[Int(i)]
+        return !t.ciphertext.isEmpty || (t.connection?.hasBufferedInput ?? false)
     }
 
     // MARK: Receiving

@@ -513,6 +513,8 @@ struct EventLoop: ~Copyable {
     mutating func closeIdleClients(includingFresh: Bool) {
         for i in 0..<clientCapacity where clients[i].phase == .idle && clients[i].input.isEmpty
             && (includingFresh || clients[i].startedARequest) {
+            // Part of a TLS record is part of a request, as a partial head is.
+            if clients[i].stream == .tls && tlsHoldsPartialInput(UInt32(i)) { continue }
             closeClient(UInt32(i))
         }
     }
