@@ -135,6 +135,35 @@ import TLSTestSupport
         #expect(echo.stdout.contains("body-fnv64: \(fnv1a64Hex(patternBytes(count: 300_000)))"), "\(echo.stdout)")
     }
 
+    @Test func pipelinedRequestsInOneRecordAndAHandshakeLargerThanAnOutputBuffer() throws {
+        let pki = try TestPKI(name: "large")
+        // 900 names make a certificate of about 17 KiB: the server's first
+        // flight does not fit one output buffer and goes out in pieces.
+        let names = (0..<900).map { "host\($0).large-certificate.test" }
+        let big = try pki.issue("big", dnsNames: names, key: .rsa2048)
+        let fleet = try BackendFleet(names: ["apache1", "apache2"])
+        var options = ProxyUnderTest.Options()
+        options.tls = "{ certificate: \(big.chainPath), key: \(big.keyPath) }"
+        let proxy = try ProxyUnderTest(fleet: fleet, options: options)
+        let size = try FileManager.default.attributesOfItem(atPath: big.certificatePath)[.size] as? Int ?? 0
+        #expect(size > 17 * 1024, "the certificate alone is \(size) bytes")
+
+        for version in ["1.2", "1.3"] {
+            let r = try Self.curl(proxy, root: pki.rootPath, host: "host899.large-certificate.test", paths: ["/", "/"],
+                                  headers: ["X-Server: server2"], extra: ["--tlsv\(version)", "--tls-max", version])
+            #expect(r.status == .exited(0) && r.lines.map { $0.prefix(11) } == ["200 apache2", "200 apache2"],
+                    "\(r.lines) \(r.stderr)\n\(proxy.process.logs)")
+        }
+        // Two requests written at once arrive in one record and are answered in order.
+        let command = "printf 'GET / HTTP/1.1\\r\\nHost: a\\r\\nX-Server: server1\\r\\n\\r\\nGET / HTTP/1.1\\r\\nHost: a\\r\\n"
+            + "X-Server: server2\\r\\nConnection: close\\r\\n\\r\\n' | openssl s_client -quiet -ign_eof -connect 127.0.0.1:\(proxy.port) "
+            + "-CAfile '\(pki.rootPath)' -servername host1.large-certificate.test"
+        let pipelined = try ManagedProcess(URL(fileURLWithPath: "/bin/sh"), arguments: ["-c", command], label: "pipelined")
+        #expect(try pipelined.waitForExit(timeout: .seconds(20)) == .exited(0), "\(pipelined.logs)")
+        let backends = pipelined.stdout.split(separator: "\r\n").filter { $0.lowercased().hasPrefix("x-backend:") }
+        #expect(backends.map { $0.split(separator: " ").last ?? "" } == ["apache1", "apache2"], "\(pipelined.stdout)")
+    }
+
     @Test func serverNameSelectsTheCertificate() throws {
         let pki = try TestPKI(name: "sni")
         let www = try pki.issue("www", dnsNames: ["www.test"], key: .ecdsaP256)
