@@ -184,7 +184,7 @@ extension EventLoop {
         case .needInput, .plaintextFull:
             break
         }
-        tlsSendOutput(i)
+        if t.pointee.hasOutput { tlsSendOutput(i) } else { tlsReleaseOutput(i) }
         if result.produced > 0 {
             t.pointee.readAfterOutput = false  // the HTTP code asks again if it wants more
             clientInputArrived(i)
