@@ -50,7 +50,7 @@ final class ConfigDecoder: NodeReader {
     private var danglingKinds: Set<String> = []
 
     static let topKeys = [
-        "workers", "user", "runtime_dir", "admin", "drain_timeout",
+        "workers", "user", "runtime_dir", "admin", "access_log", "drain_timeout",
         "persistence_profiles", "health_monitors", "pools", "virtual_services",
     ]
     static let profileKeys = ["name", "description", "type", "header_name", "server_down"]
@@ -84,6 +84,7 @@ final class ConfigDecoder: NodeReader {
             config.runtimeDirectory = dir
         }
         if let node = top["admin"] { config.admin = admin(node) }
+        if let node = top["access_log"] { config.accessLog = accessLog(node) }
         if let node = top["drain_timeout"],
            let timeout = duration(node, key: "drain_timeout", range: 0...ConfigDecoder.maxTimeoutMs) {
             config.drainTimeout = timeout
@@ -200,6 +201,17 @@ final class ConfigDecoder: NodeReader {
         return AdminSettings(listen: address)
     }
 
+    private func accessLog(_ node: Node) -> AccessLogSettings? {
+        guard let fields = fields(node, kind: "access_log", known: ["path"]),
+              let pathNode = required(fields, "path"),
+              let path = absolutePath(pathNode, key: "path") else { return nil }
+        guard !path.hasSuffix("/") else {
+            error(pathNode, "path: '\(path)' names a directory; access_log needs a file")
+            return nil
+        }
+        return AccessLogSettings(path: path)
+    }
+
     /// One listen address; reports it when an earlier one has the same
     /// address and port.
     private func listen(_ node: Node, owner: String) -> ListenAddress? {
@@ -215,6 +227,18 @@ final class ConfigDecoder: NodeReader {
         let at = location(node)
         if let first = listeners[key] {
             log.error(at, "listen: \(address) is already used by \(first.owner) at \(first.at)")
+            return nil
+        }
+        // 0.0.0.0:80 and 10.0.0.1:80 would both bind (SO_REUSEPORT), and
+        // the specific one would silently take that address's traffic.
+        let wildcard = { (a: IPAddress) in a.bytes == (0, 0) }
+        if let (other, first) = listeners.first(where: { k, _ in
+            k.port == key.port && k.address.family == key.address.family
+                && (wildcard(k.address) || wildcard(key.address))
+        }) {
+            let shown = other.address.family == .v6 ? "[\(other.address)]:\(other.port)" : "\(other.address):\(other.port)"
+            log.error(at, "listen: \(address) overlaps \(shown) of \(first.owner) at \(first.at): "
+                + "a wildcard address takes every address of its family on that port")
             return nil
         }
         listeners[key] = (owner, at)

@@ -15,6 +15,8 @@ public struct TetherConfig: Sendable, Equatable {
     /// Absolute path of the directory for shared memory and the pid file.
     public var runtimeDirectory: String
     public var admin: AdminSettings?
+    /// Off (nil) unless configured: one line per request.
+    public var accessLog: AccessLogSettings?
     /// How long SIGTERM waits for in-flight requests.
     public var drainTimeout: Duration
     public var persistenceProfiles: [PersistenceProfile]
@@ -28,7 +30,7 @@ public struct TetherConfig: Sendable, Equatable {
     public init(
         workers: WorkerCount = .auto, user: String? = nil,
         runtimeDirectory: String = TetherConfig.defaultRuntimeDirectory, admin: AdminSettings? = nil,
-        drainTimeout: Duration = TetherConfig.defaultDrainTimeout,
+        accessLog: AccessLogSettings? = nil, drainTimeout: Duration = TetherConfig.defaultDrainTimeout,
         persistenceProfiles: [PersistenceProfile] = [], healthMonitors: [HealthMonitor] = [],
         pools: [Pool] = [], virtualServices: [VirtualService] = []
     ) {
@@ -36,6 +38,7 @@ public struct TetherConfig: Sendable, Equatable {
         self.user = user
         self.runtimeDirectory = runtimeDirectory
         self.admin = admin
+        self.accessLog = accessLog
         self.drainTimeout = drainTimeout
         self.persistenceProfiles = persistenceProfiles
         self.healthMonitors = healthMonitors
@@ -57,6 +60,17 @@ public struct AdminSettings: Sendable, Equatable {
 
     public init(listen: ListenAddress) {
         self.listen = listen
+    }
+}
+
+/// `access_log: { path: ... }`: each worker appends one line per request
+/// to the file (opened by the supervisor, before it drops privileges).
+public struct AccessLogSettings: Sendable, Equatable {
+    /// Absolute.
+    public var path: String
+
+    public init(path: String) {
+        self.path = path
     }
 }
 

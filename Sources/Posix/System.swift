@@ -52,18 +52,6 @@ public enum Posix {
         }
     }
 
-    /// shutdown(fd, SHUT_WR): sends FIN after what is queued. A failure
-    /// (the peer already reset) needs no action: the connection is closing.
-    ///
-    /// Not through io_uring: the ring runs shutdown on an io-wq thread and
-    /// looks the descriptor up only then, so a close queued behind it can
-    /// let a new socket take the number first and be shut down instead.
-    public static func shutdownWrites(_ fd: CInt) {
-        if CLinux.shutdown(fd, CInt(SHUT_WR)) != 0 {
-            crashOnProgrammingError("shutdown", tether_errno())
-        }
-    }
-
     // MARK: Memory
 
     /// Anonymous private memory, zero-filled, page-aligned.
@@ -172,6 +160,23 @@ public enum Posix {
     public static func monotonicMilliseconds() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
+        return UInt64(ts.tv_sec) &* 1000 &+ UInt64(ts.tv_nsec) / 1_000_000
+    }
+
+    /// CLOCK_MONOTONIC in microseconds (a vDSO read): for durations finer
+    /// than the coarse clock's ticks.
+    @inline(__always)
+    public static func monotonicMicroseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000 &+ UInt64(ts.tv_nsec) / 1000
+    }
+
+    /// CLOCK_REALTIME_COARSE in milliseconds since the Unix epoch (a vDSO read).
+    @inline(__always)
+    public static func wallMillisecondsCoarse() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME_COARSE, &ts)
         return UInt64(ts.tv_sec) &* 1000 &+ UInt64(ts.tv_nsec) / 1_000_000
     }
 

@@ -138,6 +138,9 @@ public struct WorkerSlot {
     @inline(__always) public func add(_ c: Counter, _ n: UInt64 = 1) { a64(24 + 8 * c.rawValue).pointee.wrappingAdd(n, ordering: .relaxed) }
     @inline(__always) public func subtract(_ c: Counter, _ n: UInt64 = 1) { a64(24 + 8 * c.rawValue).pointee.wrappingSubtract(n, ordering: .relaxed) }
     public func value(_ c: Counter) -> UInt64 { a64(24 + 8 * c.rawValue).pointee.load(ordering: .relaxed) }
+    /// Stores a gauge (`connectionsOpen`): by the slot's worker, or by the
+    /// supervisor once that worker is dead.
+    public func set(_ c: Counter, _ value: UInt64) { a64(24 + 8 * c.rawValue).pointee.store(value, ordering: .relaxed) }
 }
 
 /// One server's state, shared by every process and kept across reloads
@@ -193,6 +196,10 @@ public struct ServerSlot {
     public var connectionsOpen: UInt32 { a32(20).pointee.load(ordering: .relaxed) }
     @inline(__always) public func connectionOpened() { a32(20).pointee.wrappingAdd(1, ordering: .relaxed) }
     @inline(__always) public func connectionClosed() { a32(20).pointee.wrappingSubtract(1, ordering: .relaxed) }
+    /// Applies a worker's net count of connections opened minus closed since its last report.
+    @inline(__always) public func addConnections(_ delta: Int32) {
+        a32(20).pointee.wrappingAdd(UInt32(bitPattern: delta), ordering: .relaxed)
+    }
 
     public enum Counter: Int, CaseIterable, Sendable {
         /// Requests sent to this server.

@@ -103,6 +103,10 @@ struct ServerConnection {
     var waitingForBuffer = false
     /// Server index in the routing table.
     var server: UInt32 = 0
+    /// The server's shared state slot (counts outlive the table).
+    var stateSlot: UInt32 = 0
+    /// Connected: counted in the server's open connections until closed.
+    var established = false
     /// The table generation `server` indexes; a connection of an older
     /// table is closed rather than pooled.
     var tableGeneration: UInt64 = 0

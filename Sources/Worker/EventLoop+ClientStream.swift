@@ -54,6 +54,7 @@ extension EventLoop {
     @inline(__always)
     mutating func clientStreamReceived(_ i: UInt32, count: Int32, buffer: UInt16?) {
         let c = Int(i)
+        tally.add(.bytesIn, UInt64(count))
         if let b = buffer {
             precondition(!clients[c].input.holdsBuffer, "provided buffer delivered to a connection holding one")
             clients[c].input = InputBuffer(id: BufferID(b), start: 0, end: UInt32(count))
@@ -77,11 +78,17 @@ extension EventLoop {
 
     /// Ends the client's direction of the stream (FIN, after close_notify
     /// for TLS) after the writes so far.
+    ///
+    /// A direct shutdown(2), not IORING_OP_SHUTDOWN: the kernel always runs
+    /// that one on an io-wq thread and looks the descriptor up only then, so
+    /// after a close of this connection the number could name a new socket
+    /// (a server connection) by the time it runs: that socket would lose its
+    /// write side. Callers call this only once every send has completed.
     mutating func finishClientWrites(_ i: UInt32) {
         let c = Int(i)
         switch clients[c].stream {
         case .plain:
-            Posix.shutdownWrites(clients[c].fd)
+            Posix.shutdownWrite(clients[c].fd)
         case .tls:
             tlsFinish(i)
         }

@@ -45,7 +45,7 @@ extension EventLoop {
     mutating func openTLS(_ i: UInt32, service: Int) -> Bool {
         guard let worker = tls, service < worker.contexts.count, let context = worker.contexts[service],
               let connection = context.makeConnection() else {
-            logRarely("cannot start a TLS connection: out of memory")
+            logRarely(.error, "cannot start a TLS connection: out of memory")
             return false
         }
         worker.clients[Int(i)] = TLSClientState(connection: connection)
@@ -98,6 +98,7 @@ extension EventLoop {
             clientClosedInput(i)
             return
         }
+        tally.add(.bytesIn, UInt64(n))
         let t = tls.unsafelyUnwrapped.clients + c
         guard let b = completion.bufferID else {
             preconditionFailure("a TLS receive completed without a provided buffer")
@@ -227,7 +228,7 @@ extension EventLoop {
             t.pointee.end += UInt32(result.written)
             if case .failed(let failure) = result.status {
                 let peer = clientAddressText(i)
-                logRarely("TLS write to \(peer) failed: \(failure)")
+                logRarely(.warning, "TLS write to \(peer) failed: \(failure)")
                 t.pointee.writeLeft = 0
                 t.pointee.writePending = false
                 clientWriteDone(i, result: -EPROTO)
@@ -246,7 +247,7 @@ extension EventLoop {
         }
         if t.pointee.finishAfterOutput {
             t.pointee.finishAfterOutput = false
-            Posix.shutdownWrites(clients[c].fd)
+            Posix.shutdownWrite(clients[c].fd)
         }
         if t.pointee.closeAfterOutput {
             closeClient(i)
@@ -273,6 +274,7 @@ extension EventLoop {
 
     mutating func tlsSent(_ completion: Completion) {
         let i = completion.userData.slot, c = Int(i)
+        if completion.result > 0 { tally.add(.bytesOut, UInt64(completion.result)) }
         guard clients[c].generation == completion.userData.generation else { return }
         clients[c].streamSending = false
         let t = tls.unsafelyUnwrapped.clients + c
@@ -393,7 +395,7 @@ extension EventLoop {
         let t = tls.unsafelyUnwrapped.clients + c
         guard !t.pointee.handshakeDone else {
             let peer = clientAddressText(i)
-            logRarely("TLS connection from \(peer) failed: \(failure)")
+            logRarely(.notice, "TLS connection from \(peer) failed: \(failure)")
             clientVanished(i)
             return
         }
@@ -427,10 +429,10 @@ extension EventLoop {
         if t.pointee.failureCounted { return }
         t.pointee.failureCounted = true
         worker.handshakeFailures += 1
-        region?.worker(workerIndex).add(.tlsHandshakeFailures)
+        tally.add(.tlsHandshakeFailures)
         let total = worker.handshakeFailures
         let peer = clientAddressText(i)
-        logRarely("TLS handshake with \(peer) failed: \(reason) (\(total) since start)")
+        logRarely(.notice, "TLS handshake with \(peer) failed: \(reason) (\(total) since start)")
     }
 
     /// The client's address as X-Forwarded-For writes it (for logs).

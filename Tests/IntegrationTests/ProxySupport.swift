@@ -26,6 +26,10 @@ final class ProxyUnderTest {
         var headerValues: [String]? = nil
         /// `user:`, when set.
         var user: String? = nil
+        /// `admin: { listen: ... }`, when set ("127.0.0.1:PORT").
+        var adminListen: String? = nil
+        /// `access_log:`'s YAML value, when set.
+        var accessLog: String? = nil
         /// A health monitor for the pool, as a YAML flow mapping without its
         /// name, e.g. `type: tcp, interval: 300ms, timeout: 200ms`.
         var healthMonitor: String? = nil
@@ -77,7 +81,7 @@ final class ProxyUnderTest {
         }
         let yaml = """
             workers: \(options.workers)
-            runtime_dir: \(runtimeDirectory.path)\(options.user.map { "\nuser: \($0)" } ?? "")
+            runtime_dir: \(runtimeDirectory.path)\(options.user.map { "\nuser: \($0)" } ?? "")\(options.adminListen.map { "\nadmin: { listen: \"\($0)\" }" } ?? "")\(options.accessLog.map { "\naccess_log: \($0)" } ?? "")
             drain_timeout: \(options.drainTimeout)
             persistence_profiles:
               - { name: by-x-server, type: custom_http_header, header_name: X-Server, server_down: \(options.serverDown) }
