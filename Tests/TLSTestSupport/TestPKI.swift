@@ -1,5 +1,36 @@
 import Foundation
 
+/// Directories of every `TestPKI` alive; those still alive when the test
+/// process exits (suite-wide fixtures) are removed then.
+private let livePKIs = LiveDirectories()
+
+private final class LiveDirectories: @unchecked Sendable {
+    let lock = NSLock()
+    var paths: Set<String> = []
+    var registered = false
+
+    func add(_ path: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        paths.insert(path)
+        if !registered {
+            registered = true
+            atexit {
+                livePKIs.lock.lock()
+                for path in livePKIs.paths { try? FileManager.default.removeItem(atPath: path) }
+                livePKIs.lock.unlock()
+            }
+        }
+    }
+
+    func remove(_ path: String) {
+        lock.lock()
+        paths.remove(path)
+        lock.unlock()
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
 /// A throwaway certificate authority for tests, made with the `openssl`
 /// command in a directory of its own (removed with the object): a root CA,
 /// an intermediate CA it signed, and server certificates the intermediate
@@ -43,6 +74,7 @@ public final class TestPKI: @unchecked Sendable {
     public init(name: String = "tether-test") throws {
         directory = NSTemporaryDirectory() + "\(name)-pki-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        livePKIs.add(directory)
         rootPath = directory + "/root.crt"
         rootKeyPath = directory + "/root.key"
         intermediatePath = directory + "/intermediate.crt"
@@ -65,7 +97,7 @@ public final class TestPKI: @unchecked Sendable {
     }
 
     deinit {
-        try? FileManager.default.removeItem(atPath: directory)
+        livePKIs.remove(directory)
     }
 
     /// Issues a server certificate for `dnsNames` (the first is also its
