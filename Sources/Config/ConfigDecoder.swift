@@ -181,7 +181,7 @@ final class ConfigDecoder: NodeReader {
         return name
     }
 
-    private func absolutePath(_ node: Node, key: String) -> String? {
+    func absolutePath(_ node: Node, key: String) -> String? {
         guard let path = text(node, key: key) else { return nil }
         guard path.hasPrefix("/") else {
             error(node, "\(key): '\(path)' must be an absolute path")
@@ -614,14 +614,8 @@ final class ConfigDecoder: NodeReader {
             pool = resolved
         }
 
-        if let node = f["tls"], let keyNode = f.keyNode("tls") {
-            if let tls = fields(node, kind: "tls", known: ["certificate", "key"]) {
-                for key in ["certificate", "key"] {
-                    if let value = required(tls, key) { _ = absolutePath(value, key: key) }
-                }
-            }
-            error(keyNode, "tls: TLS termination is not supported yet")
-        }
+        var tls: VirtualServiceTLS?
+        if let node = f["tls"] { tls = decodeTLS(node) }
 
         var xForwardedFor = true
         if let node = f["x_forwarded_for"], let value = bool(node, key: "x_forwarded_for") { xForwardedFor = value }
@@ -645,7 +639,7 @@ final class ConfigDecoder: NodeReader {
 
         guard log.errorCount == errorsBefore, let name, let pool else { return nil }
         return VirtualService(name: name, listen: addresses, pool: pool, xForwardedFor: xForwardedFor,
-                              timeouts: timeouts, maxHeaderBytes: maxHeaderBytes)
+                              timeouts: timeouts, maxHeaderBytes: maxHeaderBytes, tls: tls)
     }
 }
 

@@ -63,6 +63,32 @@ public enum Posix {
         return p!
     }
 
+    /// Address space for `bytes` that takes memory only where it is touched
+    /// (MAP_NORESERVE): for buffer slabs sized for the worst case.
+    public static func reserveAnonymous(bytes: Int) throws(PosixError) -> UnsafeMutableRawPointer {
+        let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        if p == nil || p == UnsafeMutableRawPointer(bitPattern: -1) {
+            throw PosixError("mmap", errno: tether_errno())
+        }
+        return p!
+    }
+
+    /// `count` bytes from the kernel's CSPRNG (getrandom(2)).
+    public static func randomBytes(_ count: Int) throws(PosixError) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let n = bytes.withUnsafeMutableBytes { getrandom($0.baseAddress! + filled, count - filled, 0) }
+            if n < 0 {
+                let e = tether_errno()
+                if e == EINTR { continue }
+                throw PosixError("getrandom", errno: e)
+            }
+            filled += n
+        }
+        return bytes
+    }
+
     /// A shared mapping of `bytes` of the file `fd` from offset 0.
     public static func mapShared(_ fd: CInt, bytes: Int, writable: Bool) throws(PosixError) -> UnsafeMutableRawPointer {
         let protection = writable ? PROT_READ | PROT_WRITE : PROT_READ

@@ -102,6 +102,17 @@ extension Ring {
 }
 
 extension Ring {
+    /// An operation that completes at once with result 0: work to do on the
+    /// next turn of the loop, tagged like any other completion.
+    @inline(__always)
+    public mutating func queueNop(userData: UserData) {
+        let sqe = nextEntry()
+        io_uring_prep_nop(sqe)
+        sqe.pointee.user_data = userData.rawValue
+    }
+}
+
+extension Ring {
     /// Closes `fd` through the ring (no operation of it is in flight).
     @inline(__always)
     public mutating func queueClose(fd: CInt, userData: UserData) {

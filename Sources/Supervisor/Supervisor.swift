@@ -209,6 +209,9 @@ struct Supervisor {
     var region: SharedRegion? = nil
     var pidFile = ""
     var reloadAttempts: UInt64 = 0
+    /// The session ticket keys workers share, and when the next one is made.
+    var ticketKeys: TicketKeys? = nil
+    var nextTicketKeyRotation: UInt64 = 0
     /// Where the admin endpoint listens now, its socket until its thread
     /// takes it, and the thread.
     var adminAddress: SocketAddress? = nil
@@ -281,6 +284,11 @@ struct Supervisor {
             let region = SharedRegion.initialize(base, size: size, workers: workers, servers: configuration.serverSlotCapacity,
                                                  supervisorPID: pid, nowMs: Supervisor.wallMilliseconds())
             for i in 0..<workers { region.worker(i).announce(epoch: WorkerSlot.offline) }
+            let keys = TicketKeys(current: try Posix.randomBytes(TicketKeys.keySize), previous: nil,
+                                  rotatedAtMs: Supervisor.wallMilliseconds())
+            region.publish(keys)
+            ticketKeys = keys
+            nextTicketKeyRotation = Posix.monotonicMilliseconds() + TicketKeys.rotationIntervalMilliseconds
             region.publish(TableDescriptor(generation: 1, supervisorPID: pid, fd: tableDescriptor,
                                            size: UInt64(configuration.tableImage.count), publishedAtMs: Supervisor.wallMilliseconds()))
             self.region = region
@@ -392,6 +400,7 @@ struct Supervisor {
             }
             let now = Posix.monotonicMilliseconds()
             reclaimTables()
+            if now >= nextTicketKeyRotation { rotateTicketKeys(now: now) }
             switch phase {
             case .running:
                 for i in slots.indices where slots[i].pid == 0 && slots[i].restartAt != 0 && slots[i].restartAt <= now {
@@ -439,9 +448,25 @@ struct Supervisor {
             due = deadline
         }
         if !retiredTables.isEmpty { due = min(due, now + 100) }  // poll for reclamation
+        due = min(due, nextTicketKeyRotation)
         if due == .max { return -1 }
         // The coarse clock ticks every few milliseconds: never wait less than one tick.
         return CInt(min(due > now ? due - now : 0, 60_000)) + 1
+    }
+
+    /// A new current session ticket key; the old one is kept for tickets
+    /// already issued with it. Workers take both at their next loop turn.
+    mutating func rotateTicketKeys(now: UInt64) {
+        nextTicketKeyRotation = now + TicketKeys.rotationIntervalMilliseconds
+        guard let region, let old = ticketKeys else { return }
+        do {
+            let keys = TicketKeys(current: try Posix.randomBytes(TicketKeys.keySize), previous: old.current,
+                                  rotatedAtMs: Supervisor.wallMilliseconds())
+            region.publish(keys)
+            ticketKeys = keys
+        } catch {
+            log.error("cannot make a new session ticket key: \(error); keeping the current one")
+        }
     }
 
     mutating func handle(signal: CInt) throws(SupervisorError) {

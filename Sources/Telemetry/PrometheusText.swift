@@ -81,6 +81,9 @@ public enum PrometheusText {
         }
         counter("tether_worker_restarts_total", "Workers started in the slot after one died.", .restarts)
         counter("tether_worker_table_switches_total", "Table generations the worker switched to.", .tableSwitches)
+        counter("tether_worker_tls_handshake_failures_total",
+                "TLS connections that ended before their handshake completed (failed, cleartext, stalled or abandoned).",
+                .tlsHandshakeFailures)
     }
 
     static func serverFamilies(_ servers: [StatusSnapshot.Server], into out: inout Exposition) {

@@ -81,6 +81,7 @@ extension WorkerSlot.Counter {
         case .balanced: return "balanced"
         case .failovers: return "failovers"
         case .tableSwitches: return "table_switches"
+        case .tlsHandshakeFailures: return "tls_handshake_failures"
         }
     }
 }

@@ -94,6 +94,16 @@ extension EventLoop {
             slots[i].address.textCount = UInt8(peer.formatHost(into: raw))
         }
         clients[i].address.hash = peer.withAddressBytes { TetherHash.hash($0) }
+        if services[service].tls {
+            // The handshake must be done within client_header.
+            guard openTLS(slot, service: service) else {
+                closeClient(slot)
+                return
+            }
+            receiveFromClient(slot)
+            timers.schedule(slot, at: now + services[service].clientHeaderMilliseconds)
+            return
+        }
         receiveFromClient(slot)
         timers.schedule(slot, at: now + services[service].clientIdleMilliseconds)
     }
@@ -133,6 +143,14 @@ extension EventLoop {
             return
         }
         clientStreamReceived(i, count: n, buffer: completion.bufferID)
+        clientInputArrived(i)
+    }
+
+    /// New bytes are in the client's input: the HTTP code takes them as
+    /// its phase says.
+    @inline(__always)
+    mutating func clientInputArrived(_ i: UInt32) {
+        let c = Int(i)
         switch clients[c].phase {
         case .idle, .head: readRequestHead(i)
         case .exchanging: forwardRequestBody(i)
@@ -292,14 +310,19 @@ extension EventLoop {
     }
 
     mutating func clientSent(_ completion: Completion) {
-        let i = completion.userData.slot, c = Int(i)
-        if completion.result > 0 {
-            tally.add(.bytesOut, UInt64(completion.result))
-            if accessLog.enabled && clients[c].sendSource == .response && clients[c].generation == completion.userData.generation {
-                accessLog.record(c).pointee.bytesOut &+= UInt64(completion.result)
-            }
+        let i = completion.userData.slot
+        if completion.result > 0 { tally.add(.bytesOut, UInt64(completion.result)) }
+        guard clients[Int(i)].generation == completion.userData.generation else { return }
+        clientWriteDone(i, result: completion.result)
+    }
+
+    /// The write the HTTP code asked for completed: `result` is its byte
+    /// count (plaintext, for TLS), or -errno.
+    mutating func clientWriteDone(_ i: UInt32, result: Int32) {
+        let c = Int(i)
+        if result > 0 && accessLog.enabled && clients[c].sendSource == .response {
+            accessLog.record(c).pointee.bytesOut &+= UInt64(result)
         }
-        guard clients[c].generation == completion.userData.generation else { return }
         clients[c].sending = false
         if clients[c].orphan != .none {
             buffers.release(clients[c].orphan)
@@ -310,7 +333,7 @@ extension EventLoop {
             return
         }
         let expected = clients[c].sendSource == .local ? -1 : Int32(clients[c].sendConsumed)
-        if completion.result < 0 || (expected >= 0 && completion.result != expected) {
+        if result < 0 || (expected >= 0 && result != expected) {
             clientVanished(i)
             return
         }
@@ -376,6 +399,7 @@ extension EventLoop {
         clients[c].fd = -1
         clients[c].phase = .closed
         clients[c].waitingForBuffer = false
+        if clients[c].stream == .tls { tlsClosed(i) }
         if !clients[c].receiving { buffers.releaseInput(&clients[c].input) }
         timers.cancel(i)
         openClients -= 1
@@ -434,6 +458,7 @@ extension EventLoop {
         let c = Int(i)
         switch clients[c].phase {
         case .idle, .lingering, .responding, .tunnel:
+            if clients[c].stream == .tls { tlsTimedOut(i) }
             closeClient(i)
         case .head:
             respondLocally(i, LocalResponses.requestTimeout)

@@ -3,6 +3,7 @@ import Posix
 import RoutingTable
 import Selection
 import SharedState
+import TLS
 
 /// What the data path reads from one table, copied out of it once per
 /// table (allocated on a switch, never per request).
@@ -36,7 +37,7 @@ struct TableSettings {
         for v in 0..<table.virtualServiceCount {
             let spec = table.virtualService(v)
             services[v] = ServiceSettings(
-                pool: spec.pool, xForwardedFor: spec.xForwardedFor,
+                pool: spec.pool, xForwardedFor: spec.xForwardedFor, tls: spec.tls,
                 clientHeaderMilliseconds: UInt64(spec.timeouts.clientHeaderMs),
                 clientIdleMilliseconds: UInt64(spec.timeouts.clientIdleMs),
                 connectMilliseconds: UInt64(spec.timeouts.connectMs),
@@ -177,6 +178,17 @@ extension EventLoop {
         for s in 0..<next.serverCount where Int(next.server(UInt32(s)).stateSlot) >= counters.count {
             problem = "server state slot \(next.server(UInt32(s)).stateSlot) is beyond the \(counters.count) shared slots"
         }
+        // TLS contexts are built before anything changes: a generation whose
+        // certificates this worker cannot load is refused like any other.
+        var tlsContexts: (contexts: [TLSServerContext?], sources: [TLSSpec?])? = nil
+        if problem == nil && (tls != nil || EventLoop.hasTLS(next)) {
+            do {
+                try enableTLS()
+                tlsContexts = try tls.unsafelyUnwrapped.contexts(for: next)
+            } catch {
+                problem = "TLS: \(error)"
+            }
+        }
         if let problem {
             log.warning("table generation \(generation) refused: \(problem); keeping generation \(tableGeneration)")
             releaseImage(image, mapped: true)
@@ -201,6 +213,7 @@ extension EventLoop {
         tally.resize(servers: next.serverCount)
         tally.add(.tableSwitches)
         selector = Selector(table: next, seed: selectorSeed)
+        if let tlsContexts, let tls { (tls.contexts, tls.sources) = tlsContexts }
 
         retiredTables.append(RetiredTable(generation: tableGeneration, image: tableImage, mapped: tableImageMapped))
         tableImage = image

@@ -4,6 +4,7 @@ import Ring
 import RoutingTable
 import Selection
 import SharedState
+import TLS
 
 /// What an io_uring operation was, carried in its user data.
 enum Operation: UInt8 {
@@ -16,6 +17,11 @@ enum Operation: UInt8 {
     case serverSend
     /// A cancel or close whose failure needs no action.
     case teardown
+    /// A TLS client's ciphertext receive, record send, and a decrypt of
+    /// what it already holds (a no-op that runs on the next turn).
+    case clientTLSReceive
+    case clientTLSSend
+    case clientTLSReady
     /// An append to the access log.
     case accessLogWrite
 }
@@ -24,6 +30,8 @@ enum Operation: UInt8 {
 struct ServiceSettings {
     var pool: UInt32
     var xForwardedFor: Bool
+    /// Clients speak TLS (the table's contexts are in `tls`).
+    var tls: Bool
     var clientHeaderMilliseconds: UInt64
     var clientIdleMilliseconds: UInt64
     var connectMilliseconds: UInt64
@@ -92,6 +100,8 @@ struct EventLoop: ~Copyable {
     var tally: Tally
     let processID: Int32
     var responses = LocalResponses()
+    /// Made with the first table that has a TLS virtual service.
+    var tls: TLSWorker? = nil
 
     var services: UnsafeMutablePointer<ServiceSettings>
     var pools: UnsafeMutablePointer<PoolSettings>
@@ -222,7 +232,7 @@ struct EventLoop: ~Copyable {
             closeOpened()
             throw error
         }
-        let buffers: BufferPool
+        var buffers: BufferPool
         do {
             buffers = try BufferPool(ring: &ring, providedCount: configuration.bufferCount,
                                      providedSize: configuration.bufferSize,
@@ -231,6 +241,16 @@ struct EventLoop: ~Copyable {
         } catch {
             closeOpened()
             throw error
+        }
+        if EventLoop.hasTLS(table) {
+            do {
+                let worker = try EventLoop.makeTLS(buffers: &buffers, clientCapacity: configuration.maxClientConnections)
+                (worker.contexts, worker.sources) = try worker.contexts(for: table)
+                tls = worker
+            } catch {
+                closeOpened()
+                throw WorkerError.badConfiguration("TLS: \(error)")
+            }
         }
         tableImage = image
         self.table = table
@@ -283,6 +303,7 @@ struct EventLoop: ~Copyable {
         for (i, l) in bound.enumerated() { listeners[i] = l }
         signalBuffer = .allocate(byteCount: MemoryLayout<signalfd_siginfo>.size, alignment: 8)
         if let region {
+            tls?.followTicketKeys(region)
             let slot = region.worker(configuration.workerIndex)
             slot.pid = Posix.processID()
             slot.cpu = Int32(configuration.cpu)
@@ -352,6 +373,8 @@ struct EventLoop: ~Copyable {
         while true {
             if let region {
                 followTable(region)
+                followTable(region)
+                tls?.followTicketKeys(region)
                 publishCounters(region)
             }
             if accessLog.enabled { flushAccessLog() }
@@ -434,6 +457,9 @@ struct EventLoop: ~Copyable {
         case .serverConnect: serverConnected(c)
         case .accept: accepted(c)
         case .signal: signalArrived(c)
+        case .clientTLSReceive: tlsReceived(c)
+        case .clientTLSSend: tlsSent(c)
+        case .clientTLSReady: tlsReady(c)
         case .accessLogWrite: accessLogWritten(c)
         case .teardown, .none: break
         }
@@ -531,6 +557,8 @@ struct EventLoop: ~Copyable {
     mutating func closeIdleClients(includingFresh: Bool) {
         for i in 0..<clientCapacity where clients[i].phase == .idle && clients[i].input.isEmpty
             && (includingFresh || clients[i].startedARequest) {
+            // Part of a TLS record is part of a request, as a partial head is.
+            if clients[i].stream == .tls && tlsHoldsPartialInput(UInt32(i)) { continue }
             closeClient(UInt32(i))
         }
     }

@@ -307,7 +307,7 @@ let errorCases: [ErrorCase] = [
         "t.yaml:7:13: duplicate virtual service name 'www'; first defined at 6:13",
     ]),
     ErrorCase(name: "tls", yaml: minimalPool + "  - { name: api, listen: ['0.0.0.0:443'], pool: web, tls: { certificate: /c.pem, key: k.pem } }\n", expected: [
-        "t.yaml:7:54: tls: TLS termination is not supported yet",
+        "t.yaml:7:74: certificate: cannot read /c.pem: No such file or directory",
         "t.yaml:7:87: key: 'k.pem' must be an absolute path",
     ]),
     ErrorCase(name: "timeouts", yaml: minimalPool + "  - { name: api, listen: ['0.0.0.0:81'], pool: web, timeouts: { client_header: 0s, client_idle: 2d, connect: 3 , server_response: 25h, read: 1s } }\n", expected: [

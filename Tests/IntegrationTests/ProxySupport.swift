@@ -37,6 +37,8 @@ final class ProxyUnderTest {
         var hashKey: String? = nil
         /// Ratios of the fleet's backends, in order; nil: all 1.
         var ratios: [Int]? = nil
+        /// `tls:` of the virtual service, as YAML (a flow mapping), when set.
+        var tls: String? = nil
     }
 
     let process: ManagedProcess
@@ -98,7 +100,7 @@ final class ProxyUnderTest {
                 pool: web
                 x_forwarded_for: \(options.xForwardedFor)
                 max_header_bytes: \(options.maxHeaderBytes)
-                timeouts: { client_header: \(options.clientHeader), client_idle: \(options.clientIdle), connect: \(options.connect), server_response: \(options.serverResponse) }
+                timeouts: { client_header: \(options.clientHeader), client_idle: \(options.clientIdle), connect: \(options.connect), server_response: \(options.serverResponse) }\(options.tls.map { "\n    tls: \($0)" } ?? "")
 
             """
         try yaml.write(to: configURL, atomically: true, encoding: .utf8)

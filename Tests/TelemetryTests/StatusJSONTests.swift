@@ -40,7 +40,8 @@ import SharedState
                   "pinned": 7,
                   "balanced": 5,
                   "failovers": 0,
-                  "table_switches": 0
+                  "table_switches": 0,
+                  "tls_handshake_failures": 0
                 },
                 {
                   "index": 1,
@@ -59,7 +60,8 @@ import SharedState
                   "pinned": 0,
                   "balanced": 0,
                   "failovers": 0,
-                  "table_switches": 0
+                  "table_switches": 0,
+                  "tls_handshake_failures": 0
                 }
               ],
               "servers": [
