@@ -438,11 +438,30 @@ extension EventLoop {
                     return
                 case .relayHead(let count):
                     countResponse(i, status: head.status)
-                    relayResponseBody(i, s, after: count)
+                    let added = draining ? announceClose(s, headLength: count) : 0
+                    relayResponseBody(i, s, after: count + added)
                     return
                 }
             }
         }
+    }
+
+    /// While draining, the client connection closes after this response:
+    /// say so in its head (`Connection: close` before the blank line, so the
+    /// client sends nothing more on it), moving the bytes after it in place.
+    /// Returns the bytes added: 0 when the buffer has no room for them
+    /// (the connection still closes after the response).
+    mutating func announceClose(_ s: UInt32, headLength: Int) -> Int {
+        let t = Int(s)
+        let field: StaticString = "Connection: close\r\n"
+        let input = servers[t].input
+        guard headLength >= 4, buffers.capacity(input.id) - Int(input.end) >= field.utf8CodeUnitCount else { return 0 }
+        let blankLine = buffers.address(input.id) + Int(input.start) + headLength - 2
+        let after = input.count - (headLength - 2)
+        memmove(blankLine + field.utf8CodeUnitCount, blankLine, after)
+        blankLine.copyMemory(from: field.utf8Start, byteCount: field.utf8CodeUnitCount)
+        servers[t].input.end += UInt32(field.utf8CodeUnitCount)
+        return field.utf8CodeUnitCount
     }
 
     /// Relays `headCount` head bytes plus the body bytes that follow them.
