@@ -3,8 +3,8 @@ import PackageDescription
 
 // Dependencies point down only:
 //   pure:    HTTPWire, RoutingTable, Selection, Health (no Glibc, no Foundation)
-//   config:  Config (the only user of Yams)
-//   system:  CLinux (C), Posix, Ring
+//   config:  Config (the only user of Yams), AviImport (Avi export → config)
+//   system:  CLinux (C), COpenSSL (C), Posix, Ring, TLS, SharedState, Telemetry
 //   process: Worker, Supervisor, Monitor
 //   exe:     tether
 let package = Package(
@@ -27,7 +27,9 @@ let package = Package(
         .target(name: "RoutingTable"),
         .target(name: "Selection", dependencies: ["RoutingTable"]),
         .target(name: "Health"),
-        .target(name: "Config", dependencies: ["RoutingTable", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Config", dependencies: ["RoutingTable", "TLS", .product(name: "Yams", package: "Yams")]),
+        // `tether import-avi`: an Avi export (JSON) → a tether configuration.
+        .target(name: "AviImport", dependencies: ["Config", "RoutingTable"]),
 
         // System modules: the one way into the kernel.
         .target(
@@ -35,13 +37,22 @@ let package = Package(
             cSettings: [.define("_GNU_SOURCE")],
             linkerSettings: [.linkedLibrary("uring")]
         ),
+        .target(
+            name: "COpenSSL",
+            linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]
+        ),
         .target(name: "Posix", dependencies: ["CLinux", "RoutingTable"]),
+        // TLS termination over OpenSSL: certificate checks, contexts, and a
+        // connection that reads and writes through caller-owned memory.
+        .target(name: "TLS", dependencies: ["COpenSSL"]),
         .target(name: "Ring", dependencies: ["CLinux", "Posix"]),
         .target(name: "SharedState"),
+        // What status, the admin endpoint and tests read from the shared state.
+        .target(name: "Telemetry", dependencies: ["SharedState", "RoutingTable", "HTTPWire", "Posix"]),
 
         // Process roles.
-        .target(name: "Worker", dependencies: ["HTTPWire", "RoutingTable", "Selection", "Posix", "Ring", "SharedState"]),
-        .target(name: "Supervisor", dependencies: ["Posix", "SharedState"]),
+        .target(name: "Worker", dependencies: ["HTTPWire", "RoutingTable", "Selection", "Posix", "Ring", "SharedState", "TLS"]),
+        .target(name: "Supervisor", dependencies: ["Posix", "SharedState", "RoutingTable", "Telemetry"]),
         .target(name: "Monitor", dependencies: ["Health", "RoutingTable", "Posix", "Ring", "SharedState"]),
 
         // The demo/test origin server (`tether backend`); a tool, not the data path.
@@ -50,7 +61,8 @@ let package = Package(
         .executableTarget(
             name: "tether",
             dependencies: [
-                "Config", "Worker", "Supervisor", "Monitor", "Posix", "RoutingTable", "DemoBackend", "SharedState",
+                "Config", "AviImport", "Worker", "Supervisor", "Monitor", "Posix", "RoutingTable", "DemoBackend", "SharedState",
+                "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -58,11 +70,16 @@ let package = Package(
         .testTarget(name: "HTTPWireTests", dependencies: ["HTTPWire"]),
         .testTarget(name: "RoutingTableTests", dependencies: ["RoutingTable"]),
         .testTarget(name: "SelectionTests", dependencies: ["Selection", "RoutingTable"]),
-        .testTarget(name: "ConfigTests", dependencies: ["Config", "RoutingTable"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config", "RoutingTable", "TLS", "TLSTestSupport"]),
+        .testTarget(name: "AviImportTests", dependencies: ["AviImport", "Config", "RoutingTable"]),
         .testTarget(name: "SharedStateTests", dependencies: ["SharedState"]),
         .testTarget(name: "HealthTests", dependencies: ["Health"]),
+        // A throwaway CA made with the openssl command, for TLS tests.
+        .target(name: "TLSTestSupport", path: "Tests/TLSTestSupport"),
+        .testTarget(name: "TLSTests", dependencies: ["TLS", "COpenSSL", "TLSTestSupport"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "SharedState", "RoutingTable", "Posix"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "HTTPWire", "Posix", "Ring", "RoutingTable"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["tether"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["tether", "SharedState", "TLSTestSupport"]),
     ]
 )

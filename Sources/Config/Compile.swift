@@ -1,4 +1,5 @@
 import RoutingTable
+import TLS
 
 /// Flattens a validated configuration into the routing table's input:
 /// names become indices, durations milliseconds, profiles the pool's
@@ -49,7 +50,7 @@ public func compile(_ config: TetherConfig) -> TableSpec {
             serverResponseMs: UInt32(clamping: milliseconds(vs.timeouts.serverResponse)))
         return VirtualServiceSpec(
             name: vs.name, listen: vs.listen.map(\.text), pool: pool, xForwardedFor: vs.xForwardedFor,
-            timeouts: timeouts, maxHeaderBytes: UInt32(clamping: vs.maxHeaderBytes), tls: false)
+            timeouts: timeouts, maxHeaderBytes: UInt32(clamping: vs.maxHeaderBytes), tls: vs.tls.map(tlsSpec))
     }
 
     return TableSpec(virtualServices: virtualServices, pools: pools,
@@ -94,4 +95,13 @@ func expected(_ matches: [StatusMatch]) -> ExpectedStatus {
         }
     }
     return result
+}
+
+func tlsSpec(_ tls: VirtualServiceTLS) -> TLSSpec {
+    TLSSpec(
+        certificates: tls.certificates.map {
+            TLSCertificateSpec(chainPEM: $0.pem.chain, keyPEM: $0.pem.key, serverNames: $0.serverNames)
+        },
+        minVersionMinor: tls.settings.minVersion == .tls13 ? 3 : 2,
+        ciphers: tls.settings.ciphers, ciphersuites: tls.settings.ciphersuites)
 }

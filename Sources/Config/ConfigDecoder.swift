@@ -50,7 +50,7 @@ final class ConfigDecoder: NodeReader {
     private var danglingKinds: Set<String> = []
 
     static let topKeys = [
-        "workers", "user", "runtime_dir", "admin", "drain_timeout",
+        "workers", "user", "runtime_dir", "admin", "access_log", "drain_timeout",
         "persistence_profiles", "health_monitors", "pools", "virtual_services",
     ]
     static let profileKeys = ["name", "description", "type", "header_name", "server_down"]
@@ -84,6 +84,7 @@ final class ConfigDecoder: NodeReader {
             config.runtimeDirectory = dir
         }
         if let node = top["admin"] { config.admin = admin(node) }
+        if let node = top["access_log"] { config.accessLog = accessLog(node) }
         if let node = top["drain_timeout"],
            let timeout = duration(node, key: "drain_timeout", range: 0...ConfigDecoder.maxTimeoutMs) {
             config.drainTimeout = timeout
@@ -180,7 +181,7 @@ final class ConfigDecoder: NodeReader {
         return name
     }
 
-    private func absolutePath(_ node: Node, key: String) -> String? {
+    func absolutePath(_ node: Node, key: String) -> String? {
         guard let path = text(node, key: key) else { return nil }
         guard path.hasPrefix("/") else {
             error(node, "\(key): '\(path)' must be an absolute path")
@@ -200,6 +201,17 @@ final class ConfigDecoder: NodeReader {
         return AdminSettings(listen: address)
     }
 
+    private func accessLog(_ node: Node) -> AccessLogSettings? {
+        guard let fields = fields(node, kind: "access_log", known: ["path"]),
+              let pathNode = required(fields, "path"),
+              let path = absolutePath(pathNode, key: "path") else { return nil }
+        guard !path.hasSuffix("/") else {
+            error(pathNode, "path: '\(path)' names a directory; access_log needs a file")
+            return nil
+        }
+        return AccessLogSettings(path: path)
+    }
+
     /// One listen address; reports it when an earlier one has the same
     /// address and port.
     private func listen(_ node: Node, owner: String) -> ListenAddress? {
@@ -215,6 +227,18 @@ final class ConfigDecoder: NodeReader {
         let at = location(node)
         if let first = listeners[key] {
             log.error(at, "listen: \(address) is already used by \(first.owner) at \(first.at)")
+            return nil
+        }
+        // 0.0.0.0:80 and 10.0.0.1:80 would both bind (SO_REUSEPORT), and
+        // the specific one would silently take that address's traffic.
+        let wildcard = { (a: IPAddress) in a.bytes == (0, 0) }
+        if let (other, first) = listeners.first(where: { k, _ in
+            k.port == key.port && k.address.family == key.address.family
+                && (wildcard(k.address) || wildcard(key.address))
+        }) {
+            let shown = other.address.family == .v6 ? "[\(other.address)]:\(other.port)" : "\(other.address):\(other.port)"
+            log.error(at, "listen: \(address) overlaps \(shown) of \(first.owner) at \(first.at): "
+                + "a wildcard address takes every address of its family on that port")
             return nil
         }
         listeners[key] = (owner, at)
@@ -590,14 +614,8 @@ final class ConfigDecoder: NodeReader {
             pool = resolved
         }
 
-        if let node = f["tls"], let keyNode = f.keyNode("tls") {
-            if let tls = fields(node, kind: "tls", known: ["certificate", "key"]) {
-                for key in ["certificate", "key"] {
-                    if let value = required(tls, key) { _ = absolutePath(value, key: key) }
-                }
-            }
-            error(keyNode, "tls: TLS termination is not supported yet")
-        }
+        var tls: VirtualServiceTLS?
+        if let node = f["tls"] { tls = decodeTLS(node) }
 
         var xForwardedFor = true
         if let node = f["x_forwarded_for"], let value = bool(node, key: "x_forwarded_for") { xForwardedFor = value }
@@ -621,7 +639,7 @@ final class ConfigDecoder: NodeReader {
 
         guard log.errorCount == errorsBefore, let name, let pool else { return nil }
         return VirtualService(name: name, listen: addresses, pool: pool, xForwardedFor: xForwardedFor,
-                              timeouts: timeouts, maxHeaderBytes: maxHeaderBytes)
+                              timeouts: timeouts, maxHeaderBytes: maxHeaderBytes, tls: tls)
     }
 }
 

@@ -41,7 +41,7 @@ public enum ConfigLoader {
         return LoadResult(config: config, diagnostics: decoder.log.sorted())
     }
 
-    private static func readFile(_ path: String) -> Result<[UInt8], ReadFailure> {
+    static func readFile(_ path: String) -> Result<[UInt8], ReadFailure> {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { return .failure(ReadFailure(errno: errno)) }
         defer { close(fd) }
@@ -58,7 +58,7 @@ public enum ConfigLoader {
         }
     }
 
-    private struct ReadFailure: Error, CustomStringConvertible {
+    struct ReadFailure: Error, CustomStringConvertible {
         let errno: Int32
         var description: String { String(cString: strerror(errno)) }
     }

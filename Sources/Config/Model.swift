@@ -1,4 +1,5 @@
 import RoutingTable
+import TLS
 
 // The typed form of a configuration file (DESIGN.md §2). Values come from
 // `ConfigLoader` only after total validation, so every reference resolves,
@@ -14,6 +15,8 @@ public struct TetherConfig: Sendable, Equatable {
     /// Absolute path of the directory for shared memory and the pid file.
     public var runtimeDirectory: String
     public var admin: AdminSettings?
+    /// Off (nil) unless configured: one line per request.
+    public var accessLog: AccessLogSettings?
     /// How long SIGTERM waits for in-flight requests.
     public var drainTimeout: Duration
     public var persistenceProfiles: [PersistenceProfile]
@@ -27,7 +30,7 @@ public struct TetherConfig: Sendable, Equatable {
     public init(
         workers: WorkerCount = .auto, user: String? = nil,
         runtimeDirectory: String = TetherConfig.defaultRuntimeDirectory, admin: AdminSettings? = nil,
-        drainTimeout: Duration = TetherConfig.defaultDrainTimeout,
+        accessLog: AccessLogSettings? = nil, drainTimeout: Duration = TetherConfig.defaultDrainTimeout,
         persistenceProfiles: [PersistenceProfile] = [], healthMonitors: [HealthMonitor] = [],
         pools: [Pool] = [], virtualServices: [VirtualService] = []
     ) {
@@ -35,6 +38,7 @@ public struct TetherConfig: Sendable, Equatable {
         self.user = user
         self.runtimeDirectory = runtimeDirectory
         self.admin = admin
+        self.accessLog = accessLog
         self.drainTimeout = drainTimeout
         self.persistenceProfiles = persistenceProfiles
         self.healthMonitors = healthMonitors
@@ -56,6 +60,17 @@ public struct AdminSettings: Sendable, Equatable {
 
     public init(listen: ListenAddress) {
         self.listen = listen
+    }
+}
+
+/// `access_log: { path: ... }`: each worker appends one line per request
+/// to the file (opened by the supervisor, before it drops privileges).
+public struct AccessLogSettings: Sendable, Equatable {
+    /// Absolute.
+    public var path: String
+
+    public init(path: String) {
+        self.path = path
     }
 }
 
@@ -253,19 +268,55 @@ public struct VirtualService: Sendable, Equatable {
     public var xForwardedFor: Bool
     public var timeouts: VirtualServiceTimeouts
     public var maxHeaderBytes: Int
+    /// TLS termination; nil: plain HTTP.
+    public var tls: VirtualServiceTLS?
 
     public static let defaultMaxHeaderBytes = 32 * 1024
     public static let maxHeaderBytesRange = 1024...(1024 * 1024)
 
     public init(name: String, listen: [ListenAddress], pool: String, xForwardedFor: Bool = true,
                 timeouts: VirtualServiceTimeouts = VirtualServiceTimeouts(),
-                maxHeaderBytes: Int = VirtualService.defaultMaxHeaderBytes) {
+                maxHeaderBytes: Int = VirtualService.defaultMaxHeaderBytes, tls: VirtualServiceTLS? = nil) {
         self.name = name
         self.listen = listen
         self.pool = pool
         self.xForwardedFor = xForwardedFor
         self.timeouts = timeouts
         self.maxHeaderBytes = maxHeaderBytes
+        self.tls = tls
+    }
+}
+
+/// A virtual service's `tls:`: its certificates, the first being the one
+/// served when no other's server names match, and its protocol settings.
+public struct VirtualServiceTLS: Sendable, Equatable {
+    public var certificates: [TLSCertificateConfig]
+    public var settings: TLSSettings
+
+    public init(certificates: [TLSCertificateConfig], settings: TLSSettings = TLSSettings()) {
+        self.certificates = certificates
+        self.settings = settings
+    }
+}
+
+/// One certificate of a virtual service, as read and checked: the loader
+/// reads the files once, and these bytes are what the table carries.
+public struct TLSCertificateConfig: Sendable, Equatable {
+    public var certificatePath: String
+    public var keyPath: String
+    /// Exact names and "*.suffix" wildcards, lower-case: as configured
+    /// (`server_names`), else the certificate's own DNS names.
+    public var serverNames: [String]
+    public var pem: CertificatePEM
+    public var summary: CertificateSummary
+
+    public init(certificatePath: String, keyPath: String, serverNames: [String], pem: CertificatePEM,
+                summary: CertificateSummary) {
+        self.certificatePath = certificatePath
+        self.keyPath = keyPath
+        self.serverNames = serverNames
+        self.pem = pem
+        self.summary = summary
     }
 }
 

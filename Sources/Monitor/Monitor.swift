@@ -65,7 +65,7 @@ struct HealthMonitor: ~Copyable {
                 install(table, generation: configuration.generation, now: now)
                 return true
             } catch {
-                log("table generation \(configuration.generation) is invalid: \(error)")
+                log.error("table generation \(configuration.generation) is invalid: \(error)")
                 return false
             }
         }
@@ -89,7 +89,7 @@ struct HealthMonitor: ~Copyable {
     /// checks in flight are abandoned and run again.
     mutating func install(_ table: RoutingTableView, generation: UInt64, now: UInt64) {
         for s in 0..<table.serverCount where Int(table.server(UInt32(s)).stateSlot) >= region.serverCapacity {
-            log("table generation \(generation) refused: server state slot \(table.server(UInt32(s)).stateSlot) is beyond the \(region.serverCapacity) shared slots")
+            log.error("table generation \(generation) refused: server state slot \(table.server(UInt32(s)).stateSlot) is beyond the \(region.serverCapacity) shared slots")
             refusedGeneration = generation
             return
         }
@@ -115,7 +115,7 @@ struct HealthMonitor: ~Copyable {
             if !state.down.isEmpty {
                 state.clear([.byMonitor, .byPassiveCheck])
                 record(state, reason: DownReason(.unmonitored))
-                log("server \(label) is up: its pool has no health monitor")
+                log.notice("server \(label) is up: its pool has no health monitor")
             }
         }
         // Carried verdicts decide where they disagree with the bit: a server
@@ -126,14 +126,14 @@ struct HealthMonitor: ~Copyable {
             if up && state.down.contains(.byMonitor) {
                 state.clear(.byMonitor)
                 record(state, reason: DownReason(.checksPassed))
-                log("server \(server.label) is up: every monitor it still has says so")
+                log.notice("server \(server.label) is up: every monitor it still has says so")
             } else if !up && !state.down.contains(.byMonitor) {
                 state.mark(.byMonitor)
-                log("server \(server.label) is down: \(state.reason)")
+                log.warning("server \(server.label) is down: \(state.reason)")
             }
         }
         let monitors = plan.monitors.count
-        log("checking \(plan.servers.count) server\(plan.servers.count == 1 ? "" : "s") with \(plan.probes.count) probe\(plan.probes.count == 1 ? "" : "s") (\(monitors) monitor\(monitors == 1 ? "" : "s"), table generation \(generation))")
+        log.info("checking \(plan.servers.count) server\(plan.servers.count == 1 ? "" : "s") with \(plan.probes.count) probe\(plan.probes.count == 1 ? "" : "s") (\(monitors) monitor\(monitors == 1 ? "" : "s"), table generation \(generation))")
     }
 
     /// Loads the live table when the supervisor has published a new one.
@@ -150,7 +150,7 @@ struct HealthMonitor: ~Copyable {
             defer { Posix.close(fd) }
             image = try Posix.readAll(fd)
         } catch {
-            log("cannot open table generation \(current): \(error); still checking generation \(generation)'s servers")
+            log.error("cannot open table generation \(current): \(error); still checking generation \(generation)'s servers")
             refusedGeneration = current
             return
         }
@@ -158,7 +158,7 @@ struct HealthMonitor: ~Copyable {
             do {
                 install(try RoutingTableView(validating: raw), generation: current, now: now)
             } catch {
-                log("table generation \(current) is invalid: \(error); still checking generation \(generation)'s servers")
+                log.error("table generation \(current) is invalid: \(error); still checking generation \(generation)'s servers")
                 refusedGeneration = current
             }
         }
@@ -209,7 +209,7 @@ struct HealthMonitor: ~Copyable {
             }
             state.mark(.byMonitor)
             state.clear(.byPassiveCheck)
-            log("server \(server.label) is down: \(state.reason) (a worker's connect failed; \(plan.monitors[plan.probes[server.probes[0]].monitor].successfulChecks) passing checks bring it back)")
+            log.warning("server \(server.label) is down: \(state.reason) (a worker's connect failed; \(plan.monitors[plan.probes[server.probes[0]].monitor].successfulChecks) passing checks bring it back)")
         }
     }
 
@@ -235,7 +235,7 @@ struct HealthMonitor: ~Copyable {
             fd = try Posix.socket(family: family, type: CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue))
         } catch {
             // Out of descriptors, most likely: try again at the next interval.
-            log("cannot open a check socket: \(error)")
+            log.error("cannot open a check socket: \(error)")
             plan.probes[i].nextDue = now + UInt64(monitor.intervalMs)
             return
         }
@@ -361,11 +361,11 @@ struct HealthMonitor: ~Copyable {
             guard !state.down.contains(.byMonitor) else { return }
             state.mark(.byMonitor)
             record(state, reason: reason)
-            log("server \(server.label) is down: \(reason) (monitor \(monitor.name), \(failuresBefore + 1) consecutive failure\(failuresBefore == 0 ? "" : "s"))")
+            log.warning("server \(server.label) is down: \(reason) (monitor \(monitor.name), \(failuresBefore + 1) consecutive failure\(failuresBefore == 0 ? "" : "s"))")
         } else if serverUp && state.down.contains(.byMonitor) {
             state.clear(.byMonitor)
             record(state, reason: DownReason(.checksPassed, detail: UInt16(monitor.successfulChecks)))
-            log("server \(server.label) is up: \(monitor.successfulChecks) consecutive check\(monitor.successfulChecks == 1 ? "" : "s") of monitor \(monitor.name) passed")
+            log.notice("server \(server.label) is up: \(monitor.successfulChecks) consecutive check\(monitor.successfulChecks == 1 ? "" : "s") of monitor \(monitor.name) passed")
         }
     }
 
@@ -376,8 +376,4 @@ struct HealthMonitor: ~Copyable {
     }
 }
 
-/// Log lines go to stderr, one write each.
-func log(_ message: String) {
-    var line = "tether monitor: " + message + "\n"
-    line.withUTF8 { try? Posix.writeAll(2, UnsafeRawBufferPointer($0)) }
-}
+let log = Logger(component: "monitor")

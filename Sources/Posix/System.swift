@@ -43,16 +43,6 @@ public enum Posix {
         return a
     }
 
-    /// shutdown(2). It never blocks for a TCP socket (a FIN is queued). Its
-    /// only failure that matters is EBADF, a bug; ENOTCONN (the peer reset
-    /// the connection first) needs nothing from a caller that is ending the
-    /// connection anyway.
-    public static func shutdown(_ fd: CInt, how: CInt) {
-        if CLinux.shutdown(fd, how) != 0 {
-            crashOnProgrammingError("shutdown", tether_errno())
-        }
-    }
-
     /// Linux releases the descriptor even when close reports EINTR, so close
     /// is never retried; its errors say nothing the caller can act on, except
     /// EBADF, which is a bug.
@@ -71,6 +61,32 @@ public enum Posix {
             throw PosixError("mmap", errno: tether_errno())
         }
         return p!
+    }
+
+    /// Address space for `bytes` that takes memory only where it is touched
+    /// (MAP_NORESERVE): for buffer slabs sized for the worst case.
+    public static func reserveAnonymous(bytes: Int) throws(PosixError) -> UnsafeMutableRawPointer {
+        let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        if p == nil || p == UnsafeMutableRawPointer(bitPattern: -1) {
+            throw PosixError("mmap", errno: tether_errno())
+        }
+        return p!
+    }
+
+    /// `count` bytes from the kernel's CSPRNG (getrandom(2)).
+    public static func randomBytes(_ count: Int) throws(PosixError) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let n = bytes.withUnsafeMutableBytes { getrandom($0.baseAddress! + filled, count - filled, 0) }
+            if n < 0 {
+                let e = tether_errno()
+                if e == EINTR { continue }
+                throw PosixError("getrandom", errno: e)
+            }
+            filled += n
+        }
+        return bytes
     }
 
     /// A shared mapping of `bytes` of the file `fd` from offset 0.
@@ -144,6 +160,23 @@ public enum Posix {
     public static func monotonicMilliseconds() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
+        return UInt64(ts.tv_sec) &* 1000 &+ UInt64(ts.tv_nsec) / 1_000_000
+    }
+
+    /// CLOCK_MONOTONIC in microseconds (a vDSO read): for durations finer
+    /// than the coarse clock's ticks.
+    @inline(__always)
+    public static func monotonicMicroseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000 &+ UInt64(ts.tv_nsec) / 1000
+    }
+
+    /// CLOCK_REALTIME_COARSE in milliseconds since the Unix epoch (a vDSO read).
+    @inline(__always)
+    public static func wallMillisecondsCoarse() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME_COARSE, &ts)
         return UInt64(ts.tv_sec) &* 1000 &+ UInt64(ts.tv_nsec) / 1_000_000
     }
 

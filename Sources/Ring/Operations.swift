@@ -64,6 +64,15 @@ extension Ring {
         sqe.pointee.user_data = userData.rawValue
     }
 
+    /// Writes `count` bytes at the file position (-1 as the offset: for a
+    /// file opened with O_APPEND, at its end).
+    @inline(__always)
+    public mutating func queueWrite(fd: CInt, from: UnsafeRawPointer, count: UInt32, userData: UserData) {
+        let sqe = nextEntry()
+        io_uring_prep_write(sqe, fd, from, count, UInt64.max)
+        sqe.pointee.user_data = userData.rawValue
+    }
+
     /// Cancels every operation still in flight on `fd`, then closes it. The
     /// two are hard-linked so the close runs after the cancel even when there
     /// was nothing to cancel; the cancelled operations complete with
@@ -93,11 +102,38 @@ extension Ring {
 }
 
 extension Ring {
+    /// An operation that completes at once with result 0: work to do on the
+    /// next turn of the loop, tagged like any other completion.
+    @inline(__always)
+    public mutating func queueNop(userData: UserData) {
+        let sqe = nextEntry()
+        io_uring_prep_nop(sqe)
+        sqe.pointee.user_data = userData.rawValue
+    }
+}
+
+extension Ring {
     /// Closes `fd` through the ring (no operation of it is in flight).
     @inline(__always)
     public mutating func queueClose(fd: CInt, userData: UserData) {
         let sqe = nextEntry()
         io_uring_prep_close(sqe, fd)
+        sqe.pointee.flags |= tether_IOSQE_CQE_SKIP_SUCCESS
+        sqe.pointee.user_data = userData.rawValue
+    }
+}
+
+extension Ring {
+    /// shutdown(2) through the ring; a success posts no completion.
+    ///
+    /// The kernel always runs it on an io-wq thread and resolves `fd` only
+    /// then: if the descriptor can be closed (and its number reused) before
+    /// that, the shutdown hits whatever now has the number. Link a close
+    /// after it, or call shutdown(2) directly.
+    @inline(__always)
+    public mutating func queueShutdown(fd: CInt, how: CInt, userData: UserData) {
+        let sqe = nextEntry()
+        io_uring_prep_shutdown(sqe, fd, how)
         sqe.pointee.flags |= tether_IOSQE_CQE_SKIP_SUCCESS
         sqe.pointee.user_data = userData.rawValue
     }

@@ -39,6 +39,8 @@ public struct RoutingTableView: @unchecked Sendable {
     @usableFromInline let vsOffset: Int, poolOffset: Int, serverOffset: Int
     @usableFromInline let bucketOffset: Int, rrOffset: Int, listenOffset: Int, stringOffset: Int
     @usableFromInline let monitorOffset: Int, poolMonitorOffset: Int
+    let tlsOffset: Int, certificateOffset: Int, serverNameOffset: Int
+    let tlsServiceCount: Int, certificateTotal: Int, serverNameTotal: Int
     public let virtualServiceCount: Int, poolCount: Int, serverCount: Int, monitorCount: Int
     @usableFromInline let bucketTotal: Int, rrTotal: Int, listenTotal: Int, stringTotal: Int, poolMonitorTotal: Int
 
@@ -79,6 +81,10 @@ public struct RoutingTableView: @unchecked Sendable {
              counts[S.buckets.rawValue], counts[S.rrSequence.rawValue], counts[S.listenRefs.rawValue])
         (monitorCount, poolMonitorTotal, stringTotal) =
             (counts[S.monitors.rawValue], counts[S.poolMonitors.rawValue], counts[S.strings.rawValue])
+        (tlsOffset, certificateOffset, serverNameOffset) =
+            (offsets[S.tlsServices.rawValue], offsets[S.certificates.rawValue], offsets[S.serverNameRefs.rawValue])
+        (tlsServiceCount, certificateTotal, serverNameTotal) =
+            (counts[S.tlsServices.rawValue], counts[S.certificates.rawValue], counts[S.serverNameRefs.rawValue])
         try validateReferences()
     }
 
@@ -95,6 +101,26 @@ public struct RoutingTableView: @unchecked Sendable {
             guard first + count <= listenTotal else { throw .referenceOutOfBounds("virtual service \(i) listen list") }
             for l in first..<(first + count) { try string(listenOffset + l * 8, "virtual service \(i) listen \(l)") }
             guard Int(u32(r + F.pool)) < poolCount else { throw .referenceOutOfBounds("virtual service \(i) pool") }
+            if u32(r + F.flags) & F.flagTLS != 0 {
+                guard Int(u32(r + F.tls)) < tlsServiceCount else { throw .referenceOutOfBounds("virtual service \(i) TLS settings") }
+            }
+        }
+        for i in 0..<tlsServiceCount {
+            let r = tlsOffset + i * TableLayout.tlsServiceSize
+            typealias F = TableLayout.TLSService
+            try string(r + F.ciphers, "TLS service \(i) ciphers")
+            try string(r + F.ciphersuites, "TLS service \(i) cipher suites")
+            let first = Int(u32(r + F.certificateFirst)), count = Int(u32(r + F.certificateCount))
+            guard count > 0, first + count <= certificateTotal else { throw .referenceOutOfBounds("TLS service \(i) certificates") }
+        }
+        for i in 0..<certificateTotal {
+            let r = certificateOffset + i * TableLayout.certificateSize
+            typealias F = TableLayout.Certificate
+            try string(r + F.chain, "certificate \(i) chain")
+            try string(r + F.key, "certificate \(i) key")
+            let first = Int(u32(r + F.nameFirst)), count = Int(u32(r + F.nameCount))
+            guard first + count <= serverNameTotal else { throw .referenceOutOfBounds("certificate \(i) server names") }
+            for n in first..<(first + count) { try string(serverNameOffset + n * 8, "certificate \(i) server name \(n)") }
         }
         for i in 0..<poolCount {
             let r = poolOffset + i * TableLayout.poolSize
@@ -228,11 +254,61 @@ public struct VirtualServiceView {
     public var pool: UInt32 { table.u32(record + F.pool) }
     public var xForwardedFor: Bool { table.u32(record + F.flags) & F.flagXForwardedFor != 0 }
     public var tls: Bool { table.u32(record + F.flags) & F.flagTLS != 0 }
+    /// Certificates and settings, when the service terminates TLS.
+    public var tlsService: TLSServiceView? {
+        guard tls else { return nil }
+        return TLSServiceView(table: table, record: table.tlsOffset + Int(table.u32(record + F.tls)) * TableLayout.tlsServiceSize)
+    }
     public var timeouts: Timeouts {
         Timeouts(clientHeaderMs: table.u32(record + F.clientHeaderMs), clientIdleMs: table.u32(record + F.clientIdleMs),
                  connectMs: table.u32(record + F.connectMs), serverResponseMs: table.u32(record + F.serverResponseMs))
     }
     public var maxHeaderBytes: UInt32 { table.u32(record + F.maxHeaderBytes) }
+}
+
+/// A virtual service's TLS settings and certificates, read in place.
+public struct TLSServiceView {
+    let table: RoutingTableView
+    let record: Int
+    typealias F = TableLayout.TLSService
+
+    public var minVersionMinor: UInt8 { table.u8(record + F.minVersionMinor) }
+    public var ciphers: String { String(decoding: table.string(at: record + F.ciphers), as: UTF8.self) }
+    public var ciphersuites: String { String(decoding: table.string(at: record + F.ciphersuites), as: UTF8.self) }
+    public var certificateCount: Int { Int(table.u32(record + F.certificateCount)) }
+
+    public func certificate(_ k: Int) -> CertificateView {
+        precondition(k >= 0 && k < certificateCount, "certificate index out of range")
+        let first = Int(table.u32(record + F.certificateFirst))
+        return CertificateView(table: table, record: table.certificateOffset + (first + k) * TableLayout.certificateSize)
+    }
+
+    /// Everything the service's contexts are built from, as one spec.
+    public var spec: TLSSpec {
+        TLSSpec(certificates: (0..<certificateCount).map { certificate($0).spec }, minVersionMinor: minVersionMinor,
+                ciphers: ciphers, ciphersuites: ciphersuites)
+    }
+}
+
+public struct CertificateView {
+    let table: RoutingTableView
+    let record: Int
+    typealias F = TableLayout.Certificate
+
+    /// PEM text: the chain, leaf first, and the private key.
+    public var chainPEM: UnsafeRawBufferPointer { table.string(at: record + F.chain) }
+    public var keyPEM: UnsafeRawBufferPointer { table.string(at: record + F.key) }
+    /// Lower-case exact names and "*.suffix" wildcards.
+    public var serverNames: [String] {
+        let first = Int(table.u32(record + F.nameFirst)), count = Int(table.u32(record + F.nameCount))
+        return (first..<(first + count)).map {
+            String(decoding: table.string(at: table.serverNameOffset + $0 * TableLayout.stringRefSize), as: UTF8.self)
+        }
+    }
+
+    public var spec: TLSCertificateSpec {
+        TLSCertificateSpec(chainPEM: Array(chainPEM), keyPEM: Array(keyPEM), serverNames: serverNames)
+    }
 }
 
 public struct PoolView {

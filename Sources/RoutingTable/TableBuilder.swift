@@ -63,10 +63,21 @@ public enum TableBuilder {
         init(_ spec: TableSpec) {
             var strings = 0
             var listens = 0, servers = 0, buckets = 0, rr = 0, poolMonitors = 0
+            var tlsServices = 0, certificates = 0, serverNames = 0
             for vs in spec.virtualServices {
                 strings += vs.name.utf8.count
                 for l in vs.listen { strings += l.utf8.count }
                 listens += vs.listen.count
+                if let tls = vs.tls {
+                    tlsServices += 1
+                    strings += tls.ciphers.utf8.count + tls.ciphersuites.utf8.count
+                    certificates += tls.certificates.count
+                    for c in tls.certificates {
+                        strings += c.chainPEM.count + c.keyPEM.count
+                        for n in c.serverNames { strings += n.utf8.count }
+                        serverNames += c.serverNames.count
+                    }
+                }
             }
             for pool in spec.pools {
                 strings += pool.name.utf8.count
@@ -88,7 +99,7 @@ public enum TableBuilder {
                 if case let .http(request, _, expected) = m.check { strings += request.utf8.count + 2 * expected.codes.count }
             }
             counts = [spec.virtualServices.count, spec.pools.count, servers, buckets, rr, listens,
-                      spec.healthMonitors.count, poolMonitors, strings]
+                      spec.healthMonitors.count, poolMonitors, tlsServices, certificates, serverNames, strings]
             var at = TableLayout.headerSize
             for s in TableLayout.Section.allCases {
                 offsets[s.rawValue] = at
@@ -128,6 +139,7 @@ public enum TableBuilder {
         let plan: Plan
         var stringCursor = 0
         var listenCursor = 0, serverCursor = 0, bucketCursor = 0, rrCursor = 0, poolMonitorCursor = 0
+        var tlsCursor = 0, certificateCursor = 0, serverNameCursor = 0
 
         init(base: UnsafeMutableRawPointer, plan: Plan) {
             self.base = base
@@ -160,6 +172,42 @@ public enum TableBuilder {
             put(UInt32(stringCursor - start), at + 4)
         }
 
+        /// Copies bytes into the strings section and writes their ref at `at`.
+        mutating func putBytes(_ bytes: [UInt8], _ at: Int) {
+            let start = stringCursor
+            bytes.withUnsafeBytes { raw in
+                if let src = raw.baseAddress { (base + offset(.strings) + stringCursor).copyMemory(from: src, byteCount: raw.count) }
+            }
+            stringCursor += bytes.count
+            put(UInt32(start), at)
+            put(UInt32(bytes.count), at + 4)
+        }
+
+        mutating func writeTLS(_ tls: TLSSpec, service r: Int) {
+            typealias S = TableLayout.TLSService
+            typealias C = TableLayout.Certificate
+            put(UInt32(tlsCursor), r + TableLayout.VS.tls)
+            let t = offset(.tlsServices) + tlsCursor * TableLayout.tlsServiceSize
+            tlsCursor += 1
+            put(UInt32(certificateCursor), t + S.certificateFirst)
+            put(UInt32(tls.certificates.count), t + S.certificateCount)
+            put(tls.minVersionMinor, t + S.minVersionMinor)
+            putString(tls.ciphers, t + S.ciphers)
+            putString(tls.ciphersuites, t + S.ciphersuites)
+            for certificate in tls.certificates {
+                let c = offset(.certificates) + certificateCursor * TableLayout.certificateSize
+                certificateCursor += 1
+                putBytes(certificate.chainPEM, c + C.chain)
+                putBytes(certificate.keyPEM, c + C.key)
+                put(UInt32(serverNameCursor), c + C.nameFirst)
+                put(UInt32(certificate.serverNames.count), c + C.nameCount)
+                for name in certificate.serverNames {
+                    putString(name, lowercased: true, offset(.serverNameRefs) + serverNameCursor * TableLayout.stringRefSize)
+                    serverNameCursor += 1
+                }
+            }
+        }
+
         mutating func write(_ spec: TableSpec) throws(TableBuildError) {
             for (i, vs) in spec.virtualServices.enumerated() {
                 let r = offset(.virtualServices) + i * TableLayout.virtualServiceSize
@@ -172,7 +220,8 @@ public enum TableBuilder {
                     listenCursor += 1
                 }
                 put(UInt32(vs.pool), r + F.pool)
-                put((vs.xForwardedFor ? F.flagXForwardedFor : 0) | (vs.tls ? F.flagTLS : 0), r + F.flags)
+                put((vs.xForwardedFor ? F.flagXForwardedFor : 0) | (vs.tls != nil ? F.flagTLS : 0), r + F.flags)
+                if let tls = vs.tls { writeTLS(tls, service: r) }
                 put(vs.timeouts.clientHeaderMs, r + F.clientHeaderMs)
                 put(vs.timeouts.clientIdleMs, r + F.clientIdleMs)
                 put(vs.timeouts.connectMs, r + F.connectMs)

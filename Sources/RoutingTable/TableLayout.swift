@@ -7,7 +7,7 @@
 /// header (128 bytes)
 ///   0  magic "TTBL"            u32     4  version       u16
 ///   6  header size             u16     8  total size    u64
-///  16  checksum of [128, total) u64   24  section table: 8 × (offset u32, count u32)
+///  16  checksum of [128, total) u64   24  section table: per section (offset u32, count u32)
 /// sections
 ///   virtual services  48 bytes each
 ///   pools             88 bytes each
@@ -18,17 +18,21 @@
 ///   listen refs        8 bytes each   (string ref)
 ///   health monitors   40 bytes each
 ///   pool monitors      4 bytes each   (monitor u32): per-pool list
+///   tls services      32 bytes each   (one per virtual service with TLS)
+///   certificates      24 bytes each   (chain and key PEM string refs, server names)
+///   server names       8 bytes each   (string ref)
 ///   strings            bytes
 /// ```
 /// A string ref is (offset into the strings section u32, length u32).
 public enum TableLayout {
     public static let magic: UInt32 = 0x4C42_5454  // "TTBL" read little-endian
-    public static let version: UInt16 = 2
+    public static let version: UInt16 = 3
     public static let headerSize = 128
     public static let maxImageSize = Int(UInt32.max)
 
     enum Section: Int, CaseIterable {
-        case virtualServices = 0, pools, servers, buckets, rrSequence, listenRefs, monitors, poolMonitors, strings
+        case virtualServices = 0, pools, servers, buckets, rrSequence, listenRefs, monitors, poolMonitors
+        case tlsServices, certificates, serverNameRefs, strings
     }
     static let sectionTableOffset = 24
 
@@ -40,6 +44,8 @@ public enum TableLayout {
     public static let stringRefSize = 8
     public static let monitorSize = 40
     public static let poolMonitorSize = 4
+    public static let tlsServiceSize = 32
+    public static let certificateSize = 24
 
     static func recordSize(_ s: Section) -> Int {
         switch s {
@@ -51,6 +57,9 @@ public enum TableLayout {
         case .listenRefs: return stringRefSize
         case .monitors: return monitorSize
         case .poolMonitors: return poolMonitorSize
+        case .tlsServices: return tlsServiceSize
+        case .certificates: return certificateSize
+        case .serverNameRefs: return stringRefSize
         case .strings: return 1
         }
     }
@@ -63,7 +72,18 @@ public enum TableLayout {
         public static let name = 0, listenFirst = 8, listenCount = 12, pool = 16, flags = 20
         public static let clientHeaderMs = 24, clientIdleMs = 28, connectMs = 32, serverResponseMs = 36
         public static let maxHeaderBytes = 40
+        /// The TLS service record (when `flagTLS` is set).
+        public static let tls = 44
         public static let flagXForwardedFor: UInt32 = 1, flagTLS: UInt32 = 2
+    }
+    // TLS service record.
+    public enum TLSService {
+        public static let certificateFirst = 0, certificateCount = 4, minVersionMinor = 8
+        public static let ciphers = 16, ciphersuites = 24
+    }
+    // Certificate record.
+    public enum Certificate {
+        public static let chain = 0, key = 8, nameFirst = 16, nameCount = 20
     }
     // Pool record.
     public enum Pool {

@@ -74,11 +74,12 @@ public struct VirtualServiceSpec: Sendable, Equatable {
     public var xForwardedFor: Bool
     public var timeouts: Timeouts
     public var maxHeaderBytes: UInt32
-    public var tls: Bool
+    /// TLS termination; nil: plain HTTP.
+    public var tls: TLSSpec?
 
     public init(
         name: String, listen: [String], pool: Int, xForwardedFor: Bool = true,
-        timeouts: Timeouts = Timeouts(), maxHeaderBytes: UInt32 = 32 * 1024, tls: Bool = false
+        timeouts: Timeouts = Timeouts(), maxHeaderBytes: UInt32 = 32 * 1024, tls: TLSSpec? = nil
     ) {
         self.name = name
         self.listen = listen
@@ -87,6 +88,41 @@ public struct VirtualServiceSpec: Sendable, Equatable {
         self.timeouts = timeouts
         self.maxHeaderBytes = maxHeaderBytes
         self.tls = tls
+    }
+}
+
+/// A virtual service's TLS termination: its certificates (the first is the
+/// default, the others are chosen by server name) and protocol settings,
+/// as checked PEM text and OpenSSL strings. The table carries them so
+/// that a worker builds its contexts from the generation it switches to.
+public struct TLSSpec: Sendable, Equatable {
+    public var certificates: [TLSCertificateSpec]
+    /// The lowest TLS 1.x minor version accepted: 2 or 3.
+    public var minVersionMinor: UInt8
+    /// TLS 1.2 cipher list and TLS 1.3 cipher suites, in OpenSSL's syntax.
+    public var ciphers: String
+    public var ciphersuites: String
+
+    public init(certificates: [TLSCertificateSpec], minVersionMinor: UInt8, ciphers: String, ciphersuites: String) {
+        self.certificates = certificates
+        self.minVersionMinor = minVersionMinor
+        self.ciphers = ciphers
+        self.ciphersuites = ciphersuites
+    }
+}
+
+public struct TLSCertificateSpec: Sendable, Equatable {
+    /// The certificate chain, leaf first, as PEM text.
+    public var chainPEM: [UInt8]
+    /// Its private key, as PEM text.
+    public var keyPEM: [UInt8]
+    /// The server names (SNI) that select it: exact or "*.suffix", lower-case.
+    public var serverNames: [String]
+
+    public init(chainPEM: [UInt8], keyPEM: [UInt8], serverNames: [String]) {
+        self.chainPEM = chainPEM
+        self.keyPEM = keyPEM
+        self.serverNames = serverNames
     }
 }
 

@@ -124,6 +124,10 @@ public struct WorkerSlot {
         case pinned, balanced, failovers
         /// Table generations this worker switched to.
         case tableSwitches
+        /// TLS connections that ended before their handshake completed: a
+        /// protocol failure, cleartext on a TLS port, a handshake that ran
+        /// past client_header, or a client that left mid-handshake.
+        case tlsHandshakeFailures
     }
 
     /// When the worker in this slot started (ms since the epoch); the supervisor writes it.
@@ -134,6 +138,9 @@ public struct WorkerSlot {
     @inline(__always) public func add(_ c: Counter, _ n: UInt64 = 1) { a64(24 + 8 * c.rawValue).pointee.wrappingAdd(n, ordering: .relaxed) }
     @inline(__always) public func subtract(_ c: Counter, _ n: UInt64 = 1) { a64(24 + 8 * c.rawValue).pointee.wrappingSubtract(n, ordering: .relaxed) }
     public func value(_ c: Counter) -> UInt64 { a64(24 + 8 * c.rawValue).pointee.load(ordering: .relaxed) }
+    /// Stores a gauge (`connectionsOpen`): by the slot's worker, or by the
+    /// supervisor once that worker is dead.
+    public func set(_ c: Counter, _ value: UInt64) { a64(24 + 8 * c.rawValue).pointee.store(value, ordering: .relaxed) }
 }
 
 /// One server's state, shared by every process and kept across reloads
@@ -189,6 +196,10 @@ public struct ServerSlot {
     public var connectionsOpen: UInt32 { a32(20).pointee.load(ordering: .relaxed) }
     @inline(__always) public func connectionOpened() { a32(20).pointee.wrappingAdd(1, ordering: .relaxed) }
     @inline(__always) public func connectionClosed() { a32(20).pointee.wrappingSubtract(1, ordering: .relaxed) }
+    /// Applies a worker's net count of connections opened minus closed since its last report.
+    @inline(__always) public func addConnections(_ delta: Int32) {
+        a32(20).pointee.wrappingAdd(UInt32(bitPattern: delta), ordering: .relaxed)
+    }
 
     public enum Counter: Int, CaseIterable, Sendable {
         /// Requests sent to this server.
@@ -307,4 +318,46 @@ public struct MonitorSlot {
     }
     public func add(_ c: Counter, _ n: UInt64 = 1) { a64(32 + 8 * c.rawValue).pointee.wrappingAdd(n, ordering: .relaxed) }
     public func value(_ c: Counter) -> UInt64 { a64(32 + 8 * c.rawValue).pointee.load(ordering: .relaxed) }
+}
+
+/// TLS session ticket keys: the current one (issues and accepts tickets) and
+/// the one before the last rotation (still accepted, so a ticket lives at
+/// least one rotation interval). Each key is 80 bytes: a 16-byte name, a
+/// 32-byte AES-256 key, a 32-byte HMAC-SHA256 key.
+public struct TicketKeys: Equatable, Sendable {
+    public static let keySize = 80
+    /// How often the supervisor makes a new current key.
+    public static let rotationIntervalMilliseconds: UInt64 = 3_600_000
+    static let size = 8 + 8 + 2 * keySize  // rotatedAtMs, count, keys
+
+    public var current: [UInt8]
+    public var previous: [UInt8]?
+    /// When `current` was made (ms since the epoch).
+    public var rotatedAtMs: UInt64
+
+    public init(current: [UInt8], previous: [UInt8]?, rotatedAtMs: UInt64) {
+        precondition(current.count == Self.keySize && (previous?.count ?? Self.keySize) == Self.keySize,
+                     "a ticket key is \(Self.keySize) bytes")
+        self.current = current
+        self.previous = previous
+        self.rotatedAtMs = rotatedAtMs
+    }
+
+    func store(to p: UnsafeMutableRawPointer) {
+        p.storeBytes(of: rotatedAtMs, toByteOffset: 0, as: UInt64.self)
+        p.storeBytes(of: UInt64(previous == nil ? 1 : 2), toByteOffset: 8, as: UInt64.self)
+        current.withUnsafeBytes { (p + 16).copyMemory(from: $0.baseAddress!, byteCount: Self.keySize) }
+        if let previous {
+            previous.withUnsafeBytes { (p + 16 + Self.keySize).copyMemory(from: $0.baseAddress!, byteCount: Self.keySize) }
+        } else {
+            (p + 16 + Self.keySize).initializeMemory(as: UInt8.self, repeating: 0, count: Self.keySize)
+        }
+    }
+
+    static func load(from p: UnsafeMutableRawPointer) -> TicketKeys {
+        let count = p.load(fromByteOffset: 8, as: UInt64.self)
+        let current = Array(UnsafeRawBufferPointer(start: p + 16, count: keySize))
+        let previous = count >= 2 ? Array(UnsafeRawBufferPointer(start: p + 16 + keySize, count: keySize)) : nil
+        return TicketKeys(current: current, previous: previous, rotatedAtMs: p.load(fromByteOffset: 0, as: UInt64.self))
+    }
 }

@@ -10,7 +10,7 @@ import Synchronization
 /// ```
 /// 0      control block (4 KiB): magic, version, sizes, supervisor pid,
 ///        generation (own cache line), table descriptors, reload record,
-///        health monitor record
+///        health monitor record, TLS session ticket keys
 /// 4096   worker slots, 128 bytes each
 /// ...    server slots, 128 bytes each
 /// ```
@@ -32,6 +32,7 @@ public struct SharedRegion: @unchecked Sendable {
         static let reloadSequence = 448     // Atomic<UInt64>: seqlock over the reload record
         static let reloadRecord = 456       // ReloadRecord.size bytes
         static let monitor = 3584           // MonitorSlot.size bytes
+        static let ticketKeys = 3648        // TicketKeys.size bytes
     }
 
     public let base: UnsafeMutableRawPointer
@@ -143,6 +144,35 @@ public struct SharedRegion: @unchecked Sendable {
             let record = ReloadRecord.load(from: base + Control.reloadRecord)
             atomicMemoryFence(ordering: .acquiring)  // the record's reads complete before the re-check
             if seq.pointee.load(ordering: .relaxed) == before { return record }
+        }
+    }
+
+    // MARK: session ticket keys
+
+    /// Written by the supervisor (at start and on every rotation); every
+    /// worker issues TLS session tickets with the current key and accepts
+    /// the current and the previous one, so a client resumes on any worker.
+    public func publish(_ keys: TicketKeys) {
+        let seq = atomic64(Control.ticketKeys)
+        seq.pointee.wrappingAdd(1, ordering: .acquiringAndReleasing)  // odd: writing
+        keys.store(to: base + Control.ticketKeys + 8)
+        seq.pointee.wrappingAdd(1, ordering: .releasing)              // even: stable
+    }
+
+    /// Changes with every `publish`: a worker re-reads the keys when it moves.
+    @inline(__always)
+    public var ticketKeySequence: UInt64 { atomic64(Control.ticketKeys).pointee.load(ordering: .acquiring) }
+
+    /// The keys and the sequence they were read at; nil before the first publish.
+    public func ticketKeys() -> (keys: TicketKeys, sequence: UInt64)? {
+        let seq = atomic64(Control.ticketKeys)
+        while true {
+            let before = seq.pointee.load(ordering: .acquiring)
+            if before == 0 { return nil }
+            if before & 1 == 1 { continue }
+            let keys = TicketKeys.load(from: base + Control.ticketKeys + 8)
+            atomicMemoryFence(ordering: .acquiring)  // the keys' reads complete before the re-check
+            if seq.pointee.load(ordering: .relaxed) == before { return (keys, before) }
         }
     }
 

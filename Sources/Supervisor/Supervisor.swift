@@ -31,6 +31,8 @@ public struct SupervisorConfiguration {
         public var listeners: [(descriptor: CInt, service: UInt32)]
         public var drainTimeoutMilliseconds: UInt64
         public var supervisor: pid_t
+        /// The access log file (appending), when there is one.
+        public var accessLogDescriptor: CInt?
     }
 
     /// What the health-monitor process gets: the live table (3) and the
@@ -68,11 +70,17 @@ public struct SupervisorConfiguration {
     public var user: String? = nil
     /// SIGHUP: re-reads the configuration; nil refuses every reload.
     public var reload: (() -> ReloadResult)? = nil
+    /// Where the admin endpoint listens (`GET /metrics`, `GET /status`); nil: nowhere.
+    public var admin: SocketAddress? = nil
+    /// The access log file: opened (appending, created 0640) before
+    /// privileges drop, and handed to every worker; nil: no access log.
+    public var accessLogPath: String? = nil
 
     /// What a reload produced.
     public enum ReloadResult {
-        /// A new table, and what it listens on and how many workers it wants.
-        case table(image: [UInt8], listen: [Listen], workerCount: Int)
+        /// A new table, what it listens on, how many workers it wants and
+        /// where the admin endpoint listens.
+        case table(image: [UInt8], listen: [Listen], workerCount: Int, admin: SocketAddress?)
         /// The configuration is invalid: every error, one per element.
         case refused([String])
     }
@@ -97,6 +105,7 @@ public enum SupervisorError: Error, CustomStringConvertible {
     case system(PosixError)
     case badConfiguration(String)
     case cannotCreateState(String, PosixError)
+    case cannotOpenAccessLog(String, PosixError)
 
     public var description: String {
         switch self {
@@ -104,6 +113,7 @@ public enum SupervisorError: Error, CustomStringConvertible {
         case .system(let error): return "\(error)"
         case .badConfiguration(let message): return message
         case .cannotCreateState(let directory, let error): return "cannot create the shared state in \(directory): \(error)"
+        case .cannotOpenAccessLog(let path, let error): return "cannot open the access log \(path): \(error)"
         }
     }
 }
@@ -142,6 +152,8 @@ struct Supervisor {
         var pid: pid_t = 0
         var cpu: Int
         var startedAt: UInt64 = 0
+        /// A worker has run in this slot: the next start after a death is a restart.
+        var everStarted = false
         /// When to start it again; 0 when none is due.
         var restartAt: UInt64 = 0
         var backoff: RespawnBackoff
@@ -197,6 +209,15 @@ struct Supervisor {
     var region: SharedRegion? = nil
     var pidFile = ""
     var reloadAttempts: UInt64 = 0
+    /// The session ticket keys workers share, and when the next one is made.
+    var ticketKeys: TicketKeys? = nil
+    var nextTicketKeyRotation: UInt64 = 0
+    /// Where the admin endpoint listens now, its socket until its thread
+    /// takes it, and the thread.
+    var adminAddress: SocketAddress? = nil
+    var adminListener: CInt = -1
+    var admin: AdminServer? = nil
+    var accessLog: CInt = -1
 
     init(_ configuration: SupervisorConfiguration) throws(SupervisorError) {
         guard configuration.workerCount > 0 else { throw .badConfiguration("no workers to start") }
@@ -208,10 +229,25 @@ struct Supervisor {
         for i in 0..<configuration.workerCount {
             slots.append(Slot(cpu: configuration.cpus[i % configuration.cpus.count], backoff: configuration.backoff))
         }
-        do {
+        do throws(SupervisorError) {
             for i in slots.indices {
                 for l in configuration.listen {
                     slots[i].listeners.append(try Supervisor.openListener(l.address))
+                }
+            }
+            if let address = configuration.admin {
+                do throws(PosixError) {
+                    adminListener = try AdminServer.openListener(address)
+                } catch {
+                    throw SupervisorError.cannotListen("\(address) (admin)", error)
+                }
+                adminAddress = address
+            }
+            if let path = configuration.accessLogPath {
+                do throws(PosixError) {
+                    accessLog = try Posix.open(path, flags: O_WRONLY | O_APPEND | O_CREAT, mode: 0o640)
+                } catch {
+                    throw SupervisorError.cannotOpenAccessLog(path, error)
                 }
             }
             tableDescriptor = try wrap { () throws(PosixError) in
@@ -248,6 +284,11 @@ struct Supervisor {
             let region = SharedRegion.initialize(base, size: size, workers: workers, servers: configuration.serverSlotCapacity,
                                                  supervisorPID: pid, nowMs: Supervisor.wallMilliseconds())
             for i in 0..<workers { region.worker(i).announce(epoch: WorkerSlot.offline) }
+            let keys = TicketKeys(current: try Posix.randomBytes(TicketKeys.keySize), previous: nil,
+                                  rotatedAtMs: Supervisor.wallMilliseconds())
+            region.publish(keys)
+            ticketKeys = keys
+            nextTicketKeyRotation = Posix.monotonicMilliseconds() + TicketKeys.rotationIntervalMilliseconds
             region.publish(TableDescriptor(generation: 1, supervisorPID: pid, fd: tableDescriptor,
                                            size: UInt64(configuration.tableImage.count), publishedAtMs: Supervisor.wallMilliseconds()))
             self.region = region
@@ -300,6 +341,10 @@ struct Supervisor {
     }
 
     mutating func closeDescriptors() {
+        admin?.stop()
+        admin = nil
+        if adminListener >= 0 { Posix.close(adminListener); adminListener = -1 }
+        if accessLog >= 0 { Posix.close(accessLog); accessLog = -1 }
         stopListening()
         if tableDescriptor >= 0 { Posix.close(tableDescriptor); tableDescriptor = -1 }
         for t in retiredTables { Posix.close(t.fd) }
@@ -322,20 +367,25 @@ struct Supervisor {
         do throws(PosixError) {
             try Posix.changeOwner(stateDescriptor, uid: uid, gid: gid)
             try Posix.becomeUser(user, uid: uid, gid: gid)
-            log("running as user \(user) (uid \(uid), gid \(gid))")
+            log.notice("running as user \(user) (uid \(uid), gid \(gid))")
         } catch {
             throw SupervisorError.badConfiguration("user: cannot become '\(user)': \(error)")
         }
     }
 
     mutating func run() throws(SupervisorError) {
-        log(ListenerMigration.enable())
+        let migration = ListenerMigration.enable()
+        log.write(migration.level, { migration.message }, [:])
         if let user = configuration.user { try dropPrivileges(to: user) }
+        if adminListener >= 0, let address = adminAddress {
+            try startAdmin(listener: adminListener, address: address, table: configuration.tableImage)
+            adminListener = -1
+        }
         let now = Posix.monotonicMilliseconds()
         for i in slots.indices { start(i, now: now) }
         startMonitor(now: now)
         let addresses = listen.map { "\($0.address)" }.joined(separator: ", ")
-        log("ready: \(slots.count) worker\(slots.count == 1 ? "" : "s") listening on \(addresses)")
+        log.notice("ready: \(slots.count) worker\(slots.count == 1 ? "" : "s") listening on \(addresses)")
         notify.ready(status: "\(slots.count) worker\(slots.count == 1 ? "" : "s") listening on \(addresses)")
 
         while true {
@@ -350,6 +400,7 @@ struct Supervisor {
             }
             let now = Posix.monotonicMilliseconds()
             reclaimTables()
+            if now >= nextTicketKeyRotation { rotateTicketKeys(now: now) }
             switch phase {
             case .running:
                 for i in slots.indices where slots[i].pid == 0 && slots[i].restartAt != 0 && slots[i].restartAt <= now {
@@ -358,15 +409,15 @@ struct Supervisor {
                 if monitor.pid == 0 && monitor.restartAt != 0 && monitor.restartAt <= now { startMonitor(now: now) }
                 advanceReplacement(now: now)
             case .draining(let deadline):
-                if runningCount == 0 { log("stopped"); return }
+                if runningCount == 0 { log.notice("stopped"); return }
                 if now >= deadline {
-                    log("\(runningCount) worker\(runningCount == 1 ? "" : "s") still running after the drain timeout; killing")
+                    log.warning("\(runningCount) worker\(runningCount == 1 ? "" : "s") still running after the drain timeout; killing")
                     try killAll()
                 }
             case .killing(let deadline):
-                if runningCount == 0 { log("stopped"); return }
+                if runningCount == 0 { log.notice("stopped"); return }
                 if now >= deadline {
-                    log("\(runningCount) worker\(runningCount == 1 ? "" : "s") did not end after SIGKILL; exiting anyway")
+                    log.error("\(runningCount) worker\(runningCount == 1 ? "" : "s") did not end after SIGKILL; exiting anyway")
                     return
                 }
             }
@@ -397,9 +448,25 @@ struct Supervisor {
             due = deadline
         }
         if !retiredTables.isEmpty { due = min(due, now + 100) }  // poll for reclamation
+        due = min(due, nextTicketKeyRotation)
         if due == .max { return -1 }
         // The coarse clock ticks every few milliseconds: never wait less than one tick.
         return CInt(min(due > now ? due - now : 0, 60_000)) + 1
+    }
+
+    /// A new current session ticket key; the old one is kept for tickets
+    /// already issued with it. Workers take both at their next loop turn.
+    mutating func rotateTicketKeys(now: UInt64) {
+        nextTicketKeyRotation = now + TicketKeys.rotationIntervalMilliseconds
+        guard let region, let old = ticketKeys else { return }
+        do {
+            let keys = TicketKeys(current: try Posix.randomBytes(TicketKeys.keySize), previous: old.current,
+                                  rotatedAtMs: Supervisor.wallMilliseconds())
+            region.publish(keys)
+            ticketKeys = keys
+        } catch {
+            log.error("cannot make a new session ticket key: \(error); keeping the current one")
+        }
     }
 
     mutating func handle(signal: CInt) throws(SupervisorError) {
@@ -408,7 +475,7 @@ struct Supervisor {
             guard case .running = phase else { return }
             notify.stopping()
             let workers = runningCount - (monitor.pid != 0 ? 1 : 0)
-            log("\(signal == SIGTERM ? "SIGTERM" : "SIGINT"): draining \(workers) worker\(workers == 1 ? "" : "s") (drain timeout \(configuration.drainTimeoutMilliseconds) ms)")
+            log.notice("\(signal == SIGTERM ? "SIGTERM" : "SIGINT"): draining \(workers) worker\(workers == 1 ? "" : "s") (drain timeout \(configuration.drainTimeoutMilliseconds) ms)")
             stopListening()
             let deadline = Posix.monotonicMilliseconds() + configuration.drainTimeoutMilliseconds + configuration.drainMarginMilliseconds
             phase = .draining(deadline: deadline)
@@ -420,7 +487,7 @@ struct Supervisor {
             }
         case SIGQUIT:
             notify.stopping()
-            log("SIGQUIT: killing every worker")
+            log.notice("SIGQUIT: killing every worker")
             stopListening()
             try killAll()
         case SIGHUP:
@@ -463,8 +530,8 @@ struct Supervisor {
         reloadAttempts += 1
         let attempt = reloadAttempts
         func refuse(_ errors: [String]) {
-            for e in errors { log("reload refused: \(e)") }
-            log("reload \(attempt) refused; generation \(generation) keeps serving")
+            for e in errors { log.error("reload refused: \(e)") }
+            log.error("reload \(attempt) refused; generation \(generation) keeps serving")
             region.record(ReloadRecord(attempt: attempt, outcome: .refused, generation: generation,
                                        atMs: Supervisor.wallMilliseconds(), message: errors.joined(separator: "\n")))
         }
@@ -475,7 +542,7 @@ struct Supervisor {
         switch load() {
         case .refused(let errors):
             refuse(errors.isEmpty ? ["the configuration is invalid"] : errors)
-        case .table(let image, let newListen, let workerCount):
+        case .table(let image, let newListen, let workerCount, let newAdmin):
             if workerCount != configuration.workerCount {
                 refuse(["workers changed from \(configuration.workerCount) to \(workerCount): restart tether to apply"])
                 return
@@ -491,11 +558,22 @@ struct Supervisor {
             }
             // Every new socket is open before anything changes: a bind
             // failure leaves the running workers and their sockets as they are.
+            let adminChanged = newAdmin.map { "\($0)" } != adminAddress.map { "\($0)" }
+            var newAdminListener: CInt = -1
+            if adminChanged, let address = newAdmin {
+                do throws(PosixError) {
+                    newAdminListener = try AdminServer.openListener(address)
+                } catch {
+                    refuse(["\(SupervisorError.cannotListen("\(address) (admin)", error))"])
+                    return
+                }
+            }
             var next: [[CInt]] = []
             if listenChanged {
                 do throws(SupervisorError) {
                     next = try openListeners(for: newListen)
                 } catch {
+                    if newAdminListener >= 0 { Posix.close(newAdminListener) }
                     refuse([error.description])
                     return
                 }
@@ -505,6 +583,7 @@ struct Supervisor {
                 fd = try Posix.sealedMemory(name: "tether-table", bytes: image)
             } catch {
                 if listenChanged { closeOpened(next) }
+                if newAdminListener >= 0 { Posix.close(newAdminListener) }
                 refuse(["cannot store the new table: \(error)"])
                 return
             }
@@ -516,11 +595,49 @@ struct Supervisor {
             region.record(ReloadRecord(attempt: attempt, outcome: .applied, generation: generation,
                                        atMs: Supervisor.wallMilliseconds(), message: "generation \(generation): \(image.count) bytes"
                                            + (listenChanged ? "; listening on \(newListen.map { "\($0.address)" }.joined(separator: ", ")), workers replaced one at a time" : "")))
-            log("reload \(attempt) applied: generation \(generation) (\(image.count) bytes)")
+            log.notice("reload \(attempt) applied: generation \(generation) (\(image.count) bytes)")
             // Wake every worker now rather than at its next idle tick.
             for pid in runningPIDs { _ = try? Posix.sendSignal(SIGWINCH, to: pid) }
+            admin?.update(table: image, generation: generation)
+            if adminChanged { moveAdmin(to: newAdmin, listener: newAdminListener, table: image) }
             if listenChanged { beginReplacement(listen: newListen, listeners: next, attempt: attempt) }
             reclaimTables()
+        }
+    }
+
+    // MARK: The admin endpoint
+
+    /// Starts the admin endpoint's thread on `listener` (which it then owns).
+    mutating func startAdmin(listener: CInt, address: SocketAddress, table: [UInt8]) throws(SupervisorError) {
+        guard let region else { return }
+        do throws(PosixError) {
+            admin = try AdminServer(region: region, listener: listener, table: table, generation: generation)
+        } catch {
+            Posix.close(listener)
+            throw .system(error)
+        }
+        log.notice("admin endpoint on \(address): GET /metrics, GET /status")
+    }
+
+    /// A reload moved the admin endpoint to `address` (bound to `listener`)
+    /// or, with nil, removed it.
+    mutating func moveAdmin(to address: SocketAddress?, listener: CInt, table: [UInt8]) {
+        adminAddress = address
+        guard let address else {
+            admin?.replace(listener: -1)
+            log.notice("admin endpoint closed")
+            return
+        }
+        if let admin {
+            admin.replace(listener: listener)
+            log.notice("admin endpoint moved to \(address)")
+            return
+        }
+        do throws(SupervisorError) {
+            try startAdmin(listener: listener, address: address, table: table)
+        } catch {
+            adminAddress = nil
+            log.error("admin endpoint on \(address) not started: \(error)")
         }
     }
 
@@ -566,7 +683,7 @@ struct Supervisor {
     /// workers one at a time (`advanceReplacement`).
     mutating func beginReplacement(listen newListen: [SupervisorConfiguration.Listen], listeners: [[CInt]], attempt: UInt64) {
         let addresses = newListen.map { "\($0.address)" }.joined(separator: ", ")
-        log("reload \(attempt): listening on \(addresses); replacing \(slots.count) worker\(slots.count == 1 ? "" : "s") one at a time")
+        log.notice("reload \(attempt): listening on \(addresses); replacing \(slots.count) worker\(slots.count == 1 ? "" : "s") one at a time")
         listen = newListen
         for i in slots.indices {
             let kept = Set(listeners[i])
@@ -590,7 +707,7 @@ struct Supervisor {
                 if !up {
                     if now >= r.deadline && !r.reportedLate {
                         r.reportedLate = true
-                        log("worker \(i)'s replacement is not up after \(Supervisor.replacementPatienceMilliseconds) ms; its predecessor keeps serving until it is")
+                        log.warning("worker \(i)'s replacement is not up after \(Supervisor.replacementPatienceMilliseconds) ms; its predecessor keeps serving until it is")
                     }
                     return
                 }
@@ -598,7 +715,7 @@ struct Supervisor {
                 r.current = nil
             }
             guard !r.pending.isEmpty else {
-                log("reload \(r.attempt): every worker replaced; listening on \(listen.map { "\($0.address)" }.joined(separator: ", "))")
+                log.notice("reload \(r.attempt): every worker replaced; listening on \(listen.map { "\($0.address)" }.joined(separator: ", "))")
                 return
             }
             let i = r.pending.removeFirst()
@@ -616,7 +733,7 @@ struct Supervisor {
     mutating func retirePredecessor(_ i: Int) {
         let old = slots[i].predecessor
         if old != 0 {
-            log("worker \(i) replaced by pid \(slots[i].pid); draining pid \(old)")
+            log.info("worker \(i) replaced by pid \(slots[i].pid); draining pid \(old)")
             _ = try? Posix.sendSignal(SIGTERM, to: old)
             retiring.append(old)
         }
@@ -639,24 +756,32 @@ struct Supervisor {
 
     mutating func start(_ i: Int, now: UInt64) {
         slots[i].restartAt = 0
-        // The worker's descriptors: 3 is the table, 4 the shared state, 5... its listeners.
+        // The worker's descriptors: 3 is the table, 4 the shared state, 5... its
+        // listeners, then the access log.
         let launch = SupervisorConfiguration.WorkerLaunch(
             index: i, cpu: slots[i].cpu, tableDescriptor: 3, generation: generation, stateDescriptor: 4,
             listeners: listen.enumerated().map { (CInt(5 + $0.offset), $0.element.service) },
             drainTimeoutMilliseconds: configuration.drainTimeoutMilliseconds,
-            supervisor: Posix.processID()
+            supervisor: Posix.processID(),
+            accessLogDescriptor: accessLog >= 0 ? CInt(5 + slots[i].listeners.count) : nil
         )
         do {
             let pid = try Posix.spawn(
                 configuration.executable, arguments: configuration.workerArguments(launch),
-                descriptors: [tableDescriptor, stateDescriptor] + slots[i].listeners,
+                descriptors: [tableDescriptor, stateDescriptor] + slots[i].listeners + (accessLog >= 0 ? [accessLog] : []),
                 defaultSignals: [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGPIPE]
             )
             slots[i].pid = pid
             slots[i].startedAt = now
-            log("worker \(i) started: pid \(pid), cpu \(slots[i].cpu)")
+            if let region {
+                let shared = region.worker(i)
+                shared.startedAtMs = Supervisor.wallMilliseconds()
+                if slots[i].everStarted && slots[i].predecessor == 0 { shared.add(.restarts) }
+            }
+            slots[i].everStarted = true
+            log.info("worker \(i) started: pid \(pid), cpu \(slots[i].cpu)")
         } catch {
-            log("worker \(i) could not start: \(error)")
+            log.error("worker \(i) could not start: \(error)")
             scheduleRestart(i, now: now, startedAt: now)
         }
     }
@@ -668,24 +793,31 @@ struct Supervisor {
         }
         if let k = retiring.firstIndex(of: pid) {
             retiring.remove(at: k)
-            if exit != .exited(0) { log("replaced worker (pid \(pid)) \(exit) while draining") }
+            if exit != .exited(0) { log.warning("replaced worker (pid \(pid)) \(exit) while draining") }
             return
         }
         if let i = slots.firstIndex(where: { $0.predecessor == pid }) {
             // Its replacement takes over the slot; nothing to restart.
             slots[i].predecessor = 0
-            log("worker \(i)'s predecessor (pid \(pid)) \(exit) before its replacement was up")
+            log.warning("worker \(i)'s predecessor (pid \(pid)) \(exit) before its replacement was up")
             return
         }
         guard let i = slots.firstIndex(where: { $0.pid == pid }) else { return }
         slots[i].pid = 0
-        region?.worker(i).announce(epoch: WorkerSlot.offline)  // never blocks reclamation
+        if let region {
+            let shared = region.worker(i)
+            shared.announce(epoch: WorkerSlot.offline)  // never blocks reclamation
+            // Its connections died with it; the slot's next worker counts its own.
+            shared.pid = 0
+            shared.set(.connectionsOpen, 0)
+        }
         guard case .running = phase else {
-            if exit != .exited(0) { log("worker \(i) (pid \(pid)) \(exit) while stopping") }
+            if exit != .exited(0) { log.warning("worker \(i) (pid \(pid)) \(exit) while stopping") }
             return
         }
         let now = Posix.monotonicMilliseconds()
-        log("worker \(i) (pid \(pid)) \(exit) after \(now - slots[i].startedAt) ms")
+        let lived = now - slots[i].startedAt
+        log.write(exit == .exited(0) ? .warning : .error, { "worker \(i) (pid \(pid)) \(exit) after \(lived) ms" }, [:])
         scheduleRestart(i, now: now, startedAt: slots[i].startedAt)
     }
 
@@ -705,9 +837,9 @@ struct Supervisor {
             monitor.pid = pid
             monitor.startedAt = now
             region?.monitor.pid = pid
-            log("health monitor started: pid \(pid)")
+            log.info("health monitor started: pid \(pid)")
         } catch {
-            log("health monitor could not start: \(error)")
+            log.error("health monitor could not start: \(error)")
             scheduleMonitorRestart(now: now, startedAt: now)
         }
     }
@@ -720,11 +852,11 @@ struct Supervisor {
         monitor.pid = 0
         region?.monitor.generation = WorkerSlot.offline  // never blocks reclamation
         guard case .running = phase else {
-            if exit != .exited(0) && exit != .signaled(SIGTERM) { log("health monitor (pid \(pid)) \(exit) while stopping") }
+            if exit != .exited(0) && exit != .signaled(SIGTERM) { log.warning("health monitor (pid \(pid)) \(exit) while stopping") }
             return
         }
         let now = Posix.monotonicMilliseconds()
-        log("health monitor (pid \(pid)) \(exit) after \(now - monitor.startedAt) ms; server states are kept")
+        log.error("health monitor (pid \(pid)) \(exit) after \(now - monitor.startedAt) ms; server states are kept")
         monitor.restarts += 1
         region?.monitor.add(.restarts)
         scheduleMonitorRestart(now: now, startedAt: monitor.startedAt)
@@ -733,16 +865,16 @@ struct Supervisor {
     mutating func scheduleMonitorRestart(now: UInt64, startedAt: UInt64) {
         let decision = monitor.backoff.died(at: now, startedAt: startedAt)
         monitor.restartAt = now + decision.delayMilliseconds
-        log("health monitor restarting in \(decision.delayMilliseconds) ms\(decision.crashLoop ? " (crash-looping: \(decision.recentDeaths) deaths)" : "")")
+        log.info("health monitor restarting in \(decision.delayMilliseconds) ms\(decision.crashLoop ? " (crash-looping: \(decision.recentDeaths) deaths)" : "")")
     }
 
     mutating func scheduleRestart(_ i: Int, now: UInt64, startedAt: UInt64) {
         let decision = slots[i].backoff.died(at: now, startedAt: startedAt)
         slots[i].restartAt = now + decision.delayMilliseconds
         if decision.crashLoop {
-            log("worker \(i) is crash-looping (\(decision.recentDeaths) deaths within \(slots[i].backoff.crashLoopWindowMilliseconds / 1000) s); restarting in \(decision.delayMilliseconds) ms")
+            log.error("worker \(i) is crash-looping (\(decision.recentDeaths) deaths within \(slots[i].backoff.crashLoopWindowMilliseconds / 1000) s); restarting in \(decision.delayMilliseconds) ms")
         } else {
-            log("worker \(i) restarting in \(decision.delayMilliseconds) ms")
+            log.info("worker \(i) restarting in \(decision.delayMilliseconds) ms")
         }
     }
 }
@@ -752,8 +884,4 @@ func wrap<R>(_ body: () throws(PosixError) -> R) throws(SupervisorError) -> R {
     do { return try body() } catch { throw .system(error) }
 }
 
-/// Log lines go to stderr, one write each.
-func log(_ message: String) {
-    var line = "tether supervisor: " + message + "\n"
-    line.withUTF8 { try? Posix.writeAll(2, UnsafeRawBufferPointer($0)) }
-}
+let log = Logger(component: "supervisor")

@@ -3,7 +3,8 @@ import Ring
 
 /// Names one receive buffer: ids below the provided-ring count are kernel
 /// provided buffers; the ids above name the few large buffers that hold a
-/// request or response head too big for one provided buffer.
+/// request or response head too big for one provided buffer, and after
+/// those come the buffers TLS connections decrypt into.
 typealias BufferID = UInt32
 
 extension BufferID {
@@ -23,7 +24,9 @@ struct InputBuffer {
 }
 
 /// Every receive buffer of one worker: the registered provided-buffer ring
-/// that buffer-select receives draw from, and a small stack of large buffers.
+/// that buffer-select receives draw from, a small stack of large buffers,
+/// and (once a table has a TLS virtual service) a stack of plaintext
+/// buffers as large as provided ones.
 struct BufferPool: ~Copyable {
     var provided: ProvidedBuffers
     let largeBase: UnsafeMutableRawPointer
@@ -33,6 +36,14 @@ struct BufferPool: ~Copyable {
     var largeFreeCount: Int
     /// Buffers given back to the kernel since the last `publish`.
     var recycledSincePublish = 0
+    /// The first plaintext buffer's id: one past the last large buffer.
+    let plaintextFirst: UInt32
+    var plaintextBase: UnsafeMutableRawPointer? = nil
+    var plaintextCount = 0
+    var plaintextFree: UnsafeMutablePointer<UInt32>? = nil
+    var plaintextFreeCount = 0
+    /// Plaintext buffers released since the last `publish`.
+    var plaintextReleasedSincePublish = 0
 
     init(ring: inout Ring, providedCount: Int, providedSize: Int, largeCount: Int, largeSize: Int) throws(PosixError) {
         let largeBase = try Posix.mapAnonymous(bytes: max(1, largeCount * largeSize))
@@ -48,11 +59,32 @@ struct BufferPool: ~Copyable {
         largeFree = .allocate(capacity: max(1, largeCount))
         for i in 0..<largeCount { largeFree[i] = UInt32(largeCount - 1 - i) }
         largeFreeCount = largeCount
+        plaintextFirst = UInt32(providedCount + largeCount)
     }
 
     deinit {
         Posix.unmap(largeBase, bytes: max(1, largeCount * largeSize))
         largeFree.deallocate()
+        if let plaintextBase { Posix.unmap(plaintextBase, bytes: plaintextCount * provided.size) }
+        plaintextFree?.deallocate()
+    }
+
+    /// Makes `count` plaintext buffers for TLS connections (once; memory is
+    /// taken only as they are first used).
+    mutating func enablePlaintext(count: Int) throws(PosixError) {
+        guard plaintextBase == nil else { return }
+        plaintextBase = try Posix.reserveAnonymous(bytes: count * provided.size)
+        let free = UnsafeMutablePointer<UInt32>.allocate(capacity: count)
+        for i in 0..<count { free[i] = plaintextFirst + UInt32(count - 1 - i) }
+        plaintextFree = free
+        plaintextCount = count
+        plaintextFreeCount = count
+    }
+
+    mutating func takePlaintext() -> BufferID? {
+        guard plaintextFreeCount > 0, let free = plaintextFree else { return nil }
+        plaintextFreeCount -= 1
+        return free[plaintextFreeCount]
     }
 
     var providedSize: Int { provided.size }
@@ -60,16 +92,17 @@ struct BufferPool: ~Copyable {
     @inline(__always)
     func address(_ id: BufferID) -> UnsafeMutableRawPointer {
         if id < UInt32(provided.count) { return provided.address(of: UInt16(id)) }
-        return largeBase + Int(id - UInt32(provided.count)) * largeSize
+        if id < plaintextFirst { return largeBase + Int(id - UInt32(provided.count)) * largeSize }
+        return plaintextBase.unsafelyUnwrapped + Int(id - plaintextFirst) * provided.size
     }
 
     @inline(__always)
     func capacity(_ id: BufferID) -> Int {
-        id < UInt32(provided.count) ? provided.size : largeSize
+        isLarge(id) ? largeSize : provided.size
     }
 
     @inline(__always)
-    func isLarge(_ id: BufferID) -> Bool { id >= UInt32(provided.count) }
+    func isLarge(_ id: BufferID) -> Bool { id >= UInt32(provided.count) && id < plaintextFirst }
 
     /// Gives a buffer back: provided ones to the kernel (visible at the next
     /// `publish`), large ones to the stack.
@@ -78,9 +111,13 @@ struct BufferPool: ~Copyable {
         if id < UInt32(provided.count) {
             provided.recycle(UInt16(id))
             recycledSincePublish += 1
-        } else {
+        } else if id < plaintextFirst {
             largeFree[largeFreeCount] = id - UInt32(provided.count)
             largeFreeCount += 1
+        } else {
+            plaintextFree.unsafelyUnwrapped[plaintextFreeCount] = id
+            plaintextFreeCount += 1
+            plaintextReleasedSincePublish += 1
         }
     }
 
@@ -90,7 +127,8 @@ struct BufferPool: ~Copyable {
         return largeFree[largeFreeCount] + UInt32(provided.count)
     }
 
-    /// Makes recycled provided buffers visible to the kernel; returns how many.
+    /// Makes recycled provided buffers visible to the kernel; returns how
+    /// many buffers of any kind came back since the last call.
     @inline(__always)
     mutating func publish() -> Int {
         let n = recycledSincePublish
@@ -98,7 +136,9 @@ struct BufferPool: ~Copyable {
             provided.publish()
             recycledSincePublish = 0
         }
-        return n
+        let plaintext = plaintextReleasedSincePublish
+        plaintextReleasedSincePublish = 0
+        return n + plaintext
     }
 
     @inline(__always)

@@ -61,7 +61,11 @@ struct ClientConnection {
     /// answered (within the drain timeout) rather than being cut off.
     var startedARequest = false
     var receiving = false
+    /// An HTTP write is under way (for TLS, until its last record is sent).
     var sending = false
+    /// A send of the stream's own is in flight (TLS records: handshake,
+    /// tickets, alerts, or an HTTP write's).
+    var streamSending = false
     /// A buffer-select receive failed for want of buffers; re-armed when
     /// buffers come back.
     var waitingForBuffer = false
@@ -85,7 +89,7 @@ struct ClientConnection {
     var exchange = Exchange()
     var address = ClientAddress()
 
-    var hasOperationsInFlight: Bool { receiving || sending }
+    var hasOperationsInFlight: Bool { receiving || sending || streamSending }
 }
 
 /// One server connection slot.
@@ -99,6 +103,10 @@ struct ServerConnection {
     var waitingForBuffer = false
     /// Server index in the routing table.
     var server: UInt32 = 0
+    /// The server's shared state slot (counts outlive the table).
+    var stateSlot: UInt32 = 0
+    /// Connected: counted in the server's open connections until closed.
+    var established = false
     /// The table generation `server` indexes; a connection of an older
     /// table is closed rather than pooled.
     var tableGeneration: UInt64 = 0

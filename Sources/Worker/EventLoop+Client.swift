@@ -39,7 +39,7 @@ extension EventLoop {
         }
         guard c.result >= 0 else {
             if c.result != -ECANCELED {
-                logRarely("accept failed: \(PosixError("accept", errno: -c.result))")
+                logRarely(.error, "accept failed: \(PosixError("accept", errno: -c.result))")
             }
             return
         }
@@ -83,6 +83,7 @@ extension EventLoop {
         clients[i].stream = .plain
         clients[i].address = ClientAddress()
         openClients += 1
+        tally.add(.connectionsAccepted)
         guard let peer = try? Posix.peerAddress(fd) else {
             // Reset before we got to it.
             closeClient(slot)
@@ -93,6 +94,16 @@ extension EventLoop {
             slots[i].address.textCount = UInt8(peer.formatHost(into: raw))
         }
         clients[i].address.hash = peer.withAddressBytes { TetherHash.hash($0) }
+        if services[service].tls {
+            // The handshake must be done within client_header.
+            guard openTLS(slot, service: service) else {
+                closeClient(slot)
+                return
+            }
+            receiveFromClient(slot)
+            timers.schedule(slot, at: now + services[service].clientHeaderMilliseconds)
+            return
+        }
         receiveFromClient(slot)
         timers.schedule(slot, at: now + services[service].clientIdleMilliseconds)
     }
@@ -132,6 +143,14 @@ extension EventLoop {
             return
         }
         clientStreamReceived(i, count: n, buffer: completion.bufferID)
+        clientInputArrived(i)
+    }
+
+    /// New bytes are in the client's input: the HTTP code takes them as
+    /// its phase says.
+    @inline(__always)
+    mutating func clientInputArrived(_ i: UInt32) {
+        let c = Int(i)
         switch clients[c].phase {
         case .idle, .head: readRequestHead(i)
         case .exchanging: forwardRequestBody(i)
@@ -178,14 +197,18 @@ extension EventLoop {
                 timers.schedule(i, at: now + service.clientHeaderMilliseconds)
             }
             guard buffers.makeRoom(&clients[c].input, limit: service.maxHeaderBytes) else {
+                tally.add(.requests)
                 respondLocally(i, buffers.isLarge(clients[c].input.id) || Int(clients[c].input.end) >= service.maxHeaderBytes
                                ? LocalResponses.headersTooLarge : LocalResponses.serviceUnavailable)
                 return
             }
             receiveFromClient(i)
         case .invalid(let error):
+            tally.add(.requests)
             respondLocally(i, LocalResponses.fixed(error.status))
         case .complete(let head):
+            tally.add(.requests)
+            if accessLog.enabled { logRequestStarted(i, head: head, bytes: bytes) }
             var key = clients[c].address.hash
             if pool.hashName != nil, let v = head.hashKeyValue {
                 key = TetherHash.hash(UnsafeRawBufferPointer(rebasing: bytes[v.start..<(v.start + v.count)]))
@@ -230,8 +253,11 @@ extension EventLoop {
             clients[c].exchange.server = server
             clients[c].exchange.stateSlot = slot
             clients[c].exchange.countedInFlight = true
+            clients[c].exchange.reason = reason
+            if accessLog.enabled { logRouted(i, server: server, reason: reason) }
             clients[c].exchange.retryAllowed = reason != .pinned || pools[Int(service.pool)].serverDown == .immediate
             if let s = takePooled(server) {
+                clients[c].exchange.reusedConnection = true
                 attach(s, to: i)
                 sendRequestHead(i)
             } else {
@@ -258,6 +284,7 @@ extension EventLoop {
             requestBodyInvalid(i)
         case .body(let count, let finished):
             if finished { clients[c].exchange.requestReceived = true }
+            if accessLog.enabled { accessLog.record(c).pointee.bytesIn &+= UInt64(count) }
             sendToServer(s, from: clients[c].input, count: count)
         }
     }
@@ -283,8 +310,19 @@ extension EventLoop {
     }
 
     mutating func clientSent(_ completion: Completion) {
-        let i = completion.userData.slot, c = Int(i)
-        guard clients[c].generation == completion.userData.generation else { return }
+        let i = completion.userData.slot
+        if completion.result > 0 { tally.add(.bytesOut, UInt64(completion.result)) }
+        guard clients[Int(i)].generation == completion.userData.generation else { return }
+        clientWriteDone(i, result: completion.result)
+    }
+
+    /// The write the HTTP code asked for completed: `result` is its byte
+    /// count (plaintext, for TLS), or -errno.
+    mutating func clientWriteDone(_ i: UInt32, result: Int32) {
+        let c = Int(i)
+        if result > 0 && accessLog.enabled && clients[c].sendSource == .response {
+            accessLog.record(c).pointee.bytesOut &+= UInt64(result)
+        }
         clients[c].sending = false
         if clients[c].orphan != .none {
             buffers.release(clients[c].orphan)
@@ -295,7 +333,7 @@ extension EventLoop {
             return
         }
         let expected = clients[c].sendSource == .local ? -1 : Int32(clients[c].sendConsumed)
-        if completion.result < 0 || (expected >= 0 && completion.result != expected) {
+        if result < 0 || (expected >= 0 && result != expected) {
             clientVanished(i)
             return
         }
@@ -316,6 +354,14 @@ extension EventLoop {
         let c = Int(i)
         precondition(!clients[c].sending, "local response while a send is in flight")
         detachServer(i, reusable: false)
+        tally.add(.localResponses)
+        if accessLog.enabled {
+            let record = accessLog.record(c)
+            // A head that never completed: what arrived of it.
+            if !record.pointee.active { record.pointee.bytesIn = UInt64(clients[c].input.count) }
+            record.pointee.bytesOut &+= UInt64(response.count)
+            logRequest(i, status: EventLoop.status(of: response))
+        }
         clients[c].phase = .responding
         clients[c].sendSource = .local
         clients[c].sending = true
@@ -344,6 +390,7 @@ extension EventLoop {
         let c = Int(i)
         if clients[c].phase == .closed || clients[c].phase == .free { return }
         if clients[c].server != .max { detachServer(i, reusable: false) }
+        if accessLog.enabled && accessLog.record(c).pointee.active { logRequest(i, status: clients[c].exchange.responseStatus) }
         if clients[c].hasOperationsInFlight {
             ring.queueCancelAndClose(fd: clients[c].fd, userData: teardownTag)
         } else {
@@ -352,6 +399,7 @@ extension EventLoop {
         clients[c].fd = -1
         clients[c].phase = .closed
         clients[c].waitingForBuffer = false
+        if clients[c].stream == .tls { tlsClosed(i) }
         if !clients[c].receiving { buffers.releaseInput(&clients[c].input) }
         timers.cancel(i)
         openClients -= 1
@@ -380,7 +428,7 @@ extension EventLoop {
         if acceptPaused { return }
         acceptPaused = true
         let slots = clientCapacity
-        logRarely("all \(slots) client connection slots in use; accepting paused")
+        logRarely(.warning, "all \(slots) client connection slots in use; accepting paused")
         for l in 0..<listenerCount where listeners[l].accepting {
             ring.queueCancel(target: acceptTag(l), userData: teardownTag)
         }
@@ -410,6 +458,7 @@ extension EventLoop {
         let c = Int(i)
         switch clients[c].phase {
         case .idle, .lingering, .responding, .tunnel:
+            if clients[c].stream == .tls { tlsTimedOut(i) }
             closeClient(i)
         case .head:
             respondLocally(i, LocalResponses.requestTimeout)
@@ -431,15 +480,9 @@ extension EventLoop {
 extension EventLoop {
     /// Logs at most one line a second: conditions that can repeat per
     /// connection under overload (out of descriptors, slots) must not flood.
-    mutating func logRarely(_ message: @autoclosure () -> String) {
+    mutating func logRarely(_ level: LogLevel, _ message: @autoclosure () -> String) {
         if now < lastRareLog + 1000 { return }
         lastRareLog = now
-        log(message())
+        log.write(level, message, [:])
     }
-}
-
-/// Log lines go to stderr; the worker logs only rare events.
-func log(_ message: String) {
-    var line = "tether worker: " + message + "\n"
-    line.withUTF8 { try? Posix.writeAll(2, UnsafeRawBufferPointer($0)) }
 }

@@ -6,18 +6,21 @@ import Ring
 ///
 /// Every byte to or from a client passes through the four functions below:
 /// the HTTP code scans and relays plaintext in `ClientConnection.input` and
-/// asks for plaintext to be written. A TLS stream (OpenSSL over memory BIOs)
-/// would receive ciphertext into provided buffers and decrypt it into the
-/// input buffer, and encrypt writes into a buffer of its own before sending;
-/// only these functions would change.
+/// asks for plaintext to be written. A TLS stream receives ciphertext into
+/// provided buffers and decrypts it into the input buffer, and encrypts
+/// writes into a buffer of its own before sending (`EventLoop+TLS.swift`);
+/// the HTTP code is the same for both.
 enum ClientStream: UInt8 {
     /// Socket bytes are HTTP bytes.
     case plain
+    /// Socket bytes are TLS records (`TLSWorker.clients[slot]`).
+    case tls
 }
 
 extension EventLoop {
     /// Arms the client's one receive: into the buffer it holds when that has
-    /// room (a head arriving in pieces), else into a provided buffer.
+    /// room (a head arriving in pieces), else into a provided buffer. A TLS
+    /// stream first decrypts what it already holds.
     mutating func receiveFromClient(_ i: UInt32) {
         let c = Int(i)
         precondition(!clients[c].receiving, "second receive on a client connection")
@@ -33,49 +36,61 @@ extension EventLoop {
             } else {
                 ring.queueReceive(fd: clients[c].fd, group: buffers.provided.group, userData: clientTag(.clientReceive, i))
             }
+        case .tls:
+            // This receive (or decrypt) takes over from a read that waited for output room.
+            tls.unsafelyUnwrapped.clients[c].readAfterOutput = false
+            if tlsHoldsInput(i) {
+                ring.queueNop(userData: clientTag(.clientTLSReady, i))
+            } else {
+                ring.queueReceive(fd: clients[c].fd, group: buffers.provided.group, userData: clientTag(.clientTLSReceive, i))
+            }
         }
         clients[c].receiving = true
     }
 
     /// A receive completed with `count` bytes, in provided buffer `buffer`
-    /// or after the input the connection already held.
+    /// or after the input the connection already held (plain streams only:
+    /// a TLS receive completes in `tlsReceived`).
     @inline(__always)
     mutating func clientStreamReceived(_ i: UInt32, count: Int32, buffer: UInt16?) {
         let c = Int(i)
-        switch clients[c].stream {
-        case .plain:
-            if let b = buffer {
-                precondition(!clients[c].input.holdsBuffer, "provided buffer delivered to a connection holding one")
-                clients[c].input = InputBuffer(id: BufferID(b), start: 0, end: UInt32(count))
-            } else {
-                clients[c].input.end += UInt32(count)
-            }
+        tally.add(.bytesIn, UInt64(count))
+        if let b = buffer {
+            precondition(!clients[c].input.holdsBuffer, "provided buffer delivered to a connection holding one")
+            clients[c].input = InputBuffer(id: BufferID(b), start: 0, end: UInt32(count))
+        } else {
+            clients[c].input.end += UInt32(count)
         }
     }
 
-    /// Writes `count` bytes at `bytes`, which stay valid until the send
-    /// completes (`clientSent`).
+    /// Writes `count` bytes at `bytes`, which stay valid until the write
+    /// completes (`clientWriteDone`).
     @inline(__always)
     mutating func writeToClient(_ i: UInt32, _ bytes: UnsafeRawPointer, count: Int) {
         let c = Int(i)
         switch clients[c].stream {
         case .plain:
             ring.queueSend(fd: clients[c].fd, from: bytes, count: count, userData: clientTag(.clientSend, i))
+        case .tls:
+            tlsWrite(i, bytes, count: count)
         }
     }
 
-    /// Ends the client's direction of the stream (FIN) after the writes so far.
+    /// Ends the client's direction of the stream (FIN, after close_notify
+    /// for TLS) after the writes so far.
     ///
-    /// A direct shutdown(2), not the ring's: io_uring runs a shutdown in an
-    /// io-wq thread and looks its descriptor number up only then, so a close
-    /// queued later could free the number first and the shutdown would hit
-    /// whichever connection was accepted or opened under it next (a client
-    /// losing its response, a server its request).
+    /// A direct shutdown(2), not IORING_OP_SHUTDOWN: the kernel always runs
+    /// that one on an io-wq thread and looks the descriptor up only then, so
+    /// after a close of this connection the number could name a new socket
+    /// (a server connection) by the time it runs: that socket would lose its
+    /// write side. Callers call this only once every send has completed.
     mutating func finishClientWrites(_ i: UInt32) {
         let c = Int(i)
         switch clients[c].stream {
         case .plain:
-            Posix.shutdown(clients[c].fd, how: CInt(SHUT_WR))
+            Posix.shutdownWrite(clients[c].fd)
+        case .tls:
+            tlsFinish(i)
         }
     }
 }

@@ -3,6 +3,7 @@ import Posix
 import RoutingTable
 import Selection
 import SharedState
+import TLS
 
 /// What the data path reads from one table, copied out of it once per
 /// table (allocated on a switch, never per request).
@@ -13,23 +14,30 @@ struct TableSettings {
     var serverStateSlots: UnsafeMutablePointer<UInt32>
     /// Keep-alive pool heads, one per table server, all empty.
     var poolHeads: UnsafeMutablePointer<UInt32>
+    /// With an access log: each server's `pool=NAME server=NAME`, in
+    /// `AccessLog.Layout.serverCapacity` bytes, and its length.
+    var serverLogNames: UnsafeMutablePointer<UInt8>?
+    var serverLogNameCounts: UnsafeMutablePointer<UInt8>?
 
     init(services: UnsafeMutablePointer<ServiceSettings>, pools: UnsafeMutablePointer<PoolSettings>,
          serverAddresses: UnsafeMutablePointer<SocketAddress>, serverStateSlots: UnsafeMutablePointer<UInt32>,
-         poolHeads: UnsafeMutablePointer<UInt32>) {
+         poolHeads: UnsafeMutablePointer<UInt32>, serverLogNames: UnsafeMutablePointer<UInt8>?,
+         serverLogNameCounts: UnsafeMutablePointer<UInt8>?) {
         self.services = services
         self.pools = pools
         self.serverAddresses = serverAddresses
         self.serverStateSlots = serverStateSlots
         self.poolHeads = poolHeads
+        self.serverLogNames = serverLogNames
+        self.serverLogNameCounts = serverLogNameCounts
     }
 
-    init(_ table: RoutingTableView) {
+    init(_ table: RoutingTableView, logNames: Bool) {
         services = .allocate(capacity: max(1, table.virtualServiceCount))
         for v in 0..<table.virtualServiceCount {
             let spec = table.virtualService(v)
             services[v] = ServiceSettings(
-                pool: spec.pool, xForwardedFor: spec.xForwardedFor,
+                pool: spec.pool, xForwardedFor: spec.xForwardedFor, tls: spec.tls,
                 clientHeaderMilliseconds: UInt64(spec.timeouts.clientHeaderMs),
                 clientIdleMilliseconds: UInt64(spec.timeouts.clientIdleMs),
                 connectMilliseconds: UInt64(spec.timeouts.connectMs),
@@ -55,6 +63,29 @@ struct TableSettings {
         }
         poolHeads = .allocate(capacity: max(1, count))
         poolHeads.initialize(repeating: .max, count: max(1, count))
+        guard logNames else { return }
+        let capacity = AccessLog.Layout.serverCapacity
+        let names = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, count) * capacity)
+        let counts = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, count))
+        for p in 0..<table.poolCount {
+            let pool = table.pool(UInt32(p))
+            let poolName = LogLine.value(pool.name)
+            for s in pool.servers {
+                var text = Array("pool=\(poolName) server=\(LogLine.value(table.server(s).name))".utf8)
+                if text.count > capacity { text = Array(text[0..<capacity]) }
+                (names + Int(s) * capacity).update(from: text, count: text.count)
+                counts[Int(s)] = UInt8(text.count)
+            }
+        }
+        serverLogNames = names
+        serverLogNameCounts = counts
+    }
+
+    /// Server `s`'s `pool=... server=...` for the access log (empty without one).
+    func logName(_ s: UInt32) -> UnsafeRawBufferPointer {
+        guard let serverLogNames, let serverLogNameCounts else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: serverLogNames + Int(s) * AccessLog.Layout.serverCapacity,
+                                      count: Int(serverLogNameCounts[Int(s)]))
     }
 
     func deallocate() {
@@ -63,6 +94,8 @@ struct TableSettings {
         serverAddresses.deallocate()
         serverStateSlots.deallocate()
         poolHeads.deallocate()
+        serverLogNames?.deallocate()
+        serverLogNameCounts?.deallocate()
     }
 }
 
@@ -83,6 +116,12 @@ func releaseImage(_ image: UnsafeMutableRawBufferPointer, mapped: Bool) {
 }
 
 extension EventLoop {
+    /// The current table's settings, as one value.
+    var currentSettings: TableSettings {
+        TableSettings(services: services, pools: pools, serverAddresses: serverAddresses, serverStateSlots: serverStateSlots,
+                      poolHeads: poolHeads, serverLogNames: serverLogNames, serverLogNameCounts: serverLogNameCounts)
+    }
+
     /// Top of every loop iteration: one acquire load of the generation; a
     /// new one is loaded and used for every request routed from now on.
     @inline(__always)
@@ -96,7 +135,7 @@ extension EventLoop {
     /// it, and makes it current; the old one retires.
     mutating func switchTable(_ region: SharedRegion, to generation: UInt64) {
         guard let d = region.descriptor(of: generation) else {
-            log("table generation \(generation) is no longer described; waiting for the next")
+            log.warning("table generation \(generation) is no longer described; waiting for the next")
             refusedGeneration = generation
             return
         }
@@ -106,13 +145,13 @@ extension EventLoop {
             defer { Posix.close(fd) }
             let size = try Posix.fileSize(fd)
             guard size > 0, UInt64(size) == d.size else {
-                log("table generation \(generation): \(size) bytes where \(d.size) were published; keeping generation \(tableGeneration)")
+                log.error("table generation \(generation): \(size) bytes where \(d.size) were published; keeping generation \(tableGeneration)")
                 refusedGeneration = generation
                 return
             }
             image = UnsafeMutableRawBufferPointer(start: try Posix.mapShared(fd, bytes: size, writable: false), count: size)
         } catch {
-            log("cannot open table generation \(generation): \(error); keeping generation \(tableGeneration)")
+            log.error("cannot open table generation \(generation): \(error); keeping generation \(tableGeneration)")
             refusedGeneration = generation
             return
         }
@@ -120,7 +159,7 @@ extension EventLoop {
         do {
             next = try RoutingTableView(validating: UnsafeRawBufferPointer(image))
         } catch {
-            log("table generation \(generation) is invalid: \(error); keeping generation \(tableGeneration)")
+            log.error("table generation \(generation) is invalid: \(error); keeping generation \(tableGeneration)")
             releaseImage(image, mapped: true)
             refusedGeneration = generation
             return
@@ -139,8 +178,19 @@ extension EventLoop {
         for s in 0..<next.serverCount where Int(next.server(UInt32(s)).stateSlot) >= counters.count {
             problem = "server state slot \(next.server(UInt32(s)).stateSlot) is beyond the \(counters.count) shared slots"
         }
+        // TLS contexts are built before anything changes: a generation whose
+        // certificates this worker cannot load is refused like any other.
+        var tlsContexts: (contexts: [TLSServerContext?], sources: [TLSSpec?])? = nil
+        if problem == nil && (tls != nil || EventLoop.hasTLS(next)) {
+            do {
+                try enableTLS()
+                tlsContexts = try tls.unsafelyUnwrapped.contexts(for: next)
+            } catch {
+                problem = "TLS: \(error)"
+            }
+        }
         if let problem {
-            log("table generation \(generation) refused: \(problem); keeping generation \(tableGeneration)")
+            log.warning("table generation \(generation) refused: \(problem); keeping generation \(tableGeneration)")
             releaseImage(image, mapped: true)
             refusedGeneration = generation
             return
@@ -149,16 +199,21 @@ extension EventLoop {
         // Idle pooled connections are keyed by the old table's server
         // indices: close them. Attached ones close when their exchange ends.
         closeAllServerConnections()
-        TableSettings(services: services, pools: pools, serverAddresses: serverAddresses,
-                      serverStateSlots: serverStateSlots, poolHeads: poolHeads).deallocate()
-        let settings = TableSettings(next)
+        publishCounters(region)
+        currentSettings.deallocate()
+        let settings = TableSettings(next, logNames: accessLog.enabled)
         services = settings.services
         pools = settings.pools
         serverAddresses = settings.serverAddresses
         serverStateSlots = settings.serverStateSlots
         poolHeads = settings.poolHeads
+        serverLogNames = settings.serverLogNames
+        serverLogNameCounts = settings.serverLogNameCounts
         serverCount = next.serverCount
+        tally.resize(servers: next.serverCount)
+        tally.add(.tableSwitches)
         selector = Selector(table: next, seed: selectorSeed)
+        if let tlsContexts, let tls { (tls.contexts, tls.sources) = tlsContexts }
 
         retiredTables.append(RetiredTable(generation: tableGeneration, image: tableImage, mapped: tableImageMapped))
         tableImage = image
@@ -170,7 +225,7 @@ extension EventLoop {
         // close older tables' descriptors (this worker has its mappings),
         // and `tether reload` counts this worker as switched.
         region.worker(workerIndex).announce(epoch: generation)
-        log("table generation \(generation) live (was \(previous)): \(next.serverCount) servers")
+        log.info("table generation \(generation) live (was \(previous)): \(next.serverCount) servers")
         reclaimTables()
     }
 

@@ -20,7 +20,7 @@ extension EventLoop {
     mutating func connect(_ i: UInt32, to server: UInt32) {
         let c = Int(i)
         guard let s = freeServers.pop() else {
-            logRarely("no free server connection slot")
+            logRarely(.warning, "no free server connection slot")
             detachServer(i, reusable: false)
             respondLocally(i, LocalResponses.serviceUnavailable)
             return
@@ -30,7 +30,7 @@ extension EventLoop {
         do {
             fd = try Posix.socket(family: address.pointee.family, type: CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue))
         } catch {
-            logRarely("cannot open a server connection: \(error)")
+            logRarely(.error, "cannot open a server connection: \(error)")
             freeServers.push(s)
             clients[c].phase = .connecting
             connectFailed(i, reason: nil)  // our failure, not the server's
@@ -42,6 +42,8 @@ extension EventLoop {
         servers[t].generation &+= 1
         servers[t].phase = .connecting
         servers[t].server = server
+        servers[t].stateSlot = serverStateSlots[Int(server)]
+        servers[t].established = false
         servers[t].tableGeneration = tableGeneration
         servers[t].client = i
         servers[t].input = InputBuffer()
@@ -69,6 +71,8 @@ extension EventLoop {
                 ? DownReason(.passiveConnectRefused) : DownReason(.socketError, detail: UInt16(clamping: -completion.result)))
             return
         }
+        servers[t].established = true
+        countConnection(t, +1)
         servers[t].phase = .attached
         clients[Int(i)].phase = .exchanging
         sendRequestHead(i)
@@ -80,6 +84,11 @@ extension EventLoop {
     /// monitored server down at once: passive detection.
     mutating func connectFailed(_ i: UInt32, reason: DownReason?) {
         let c = Int(i)
+        let s = clients[c].server
+        if s != .max {
+            count(.connectFailures, server: servers[Int(s)].server, generation: servers[Int(s)].tableGeneration,
+                  stateSlot: servers[Int(s)].stateSlot)
+        }
         if let reason, let region, clients[c].exchange.stateSlot != .max,
            pools[Int(services[Int(clients[c].service)].pool)].monitored {
             let state = region.server(clients[c].exchange.stateSlot)
@@ -180,7 +189,9 @@ extension EventLoop {
             bodyCount = count
             if finished { clients[c].exchange.requestReceived = true }
         }
+        countRequestSent(c)
         let total = headLength + bodyCount
+        if accessLog.enabled { accessLog.record(c).pointee.bytesIn &+= UInt64(total) }
         let base = buffers.address(input.id) + Int(input.start)
         servers[t].sending = true
         servers[t].sendConsumed = UInt32(total)
@@ -238,6 +249,10 @@ extension EventLoop {
     mutating func serverSent(_ completion: Completion) {
         let s = completion.userData.slot, t = Int(s)
         guard servers[t].generation == completion.userData.generation else { return }
+        if completion.result > 0 {
+            count(.bytesToServer, server: servers[t].server, generation: servers[t].tableGeneration,
+                  stateSlot: servers[t].stateSlot, UInt64(completion.result))
+        }
         servers[t].sending = false
         if servers[t].orphan != .none {
             buffers.release(servers[t].orphan)
@@ -255,7 +270,7 @@ extension EventLoop {
             } else if clients[c].phase == .tunnel {
                 closeClient(i)
             } else {
-                serverFailed(i)
+                serverFailed(i, "the request could not be sent", result: completion.result)
             }
             return
         }
@@ -328,6 +343,10 @@ extension EventLoop {
         }
         let i = servers[t].client
         let n = completion.result
+        if n > 0 {
+            count(.bytesFromServer, server: servers[t].server, generation: servers[t].tableGeneration,
+                  stateSlot: servers[t].stateSlot, UInt64(n))
+        }
         if n < 0 {
             if n == -ENOBUFS {
                 servers[t].waitingForBuffer = true
@@ -335,7 +354,7 @@ extension EventLoop {
             } else if clients[Int(i)].phase == .tunnel {
                 closeClient(i)
             } else {
-                serverFailed(i)
+                serverFailed(i, "receive error")
             }
             return
         }
@@ -372,7 +391,7 @@ extension EventLoop {
             }
             return
         }
-        serverFailed(i)
+        serverFailed(i, "closed before a complete response")
     }
 
     /// Scans the server's input for the response head, or frames body bytes,
@@ -389,19 +408,19 @@ extension EventLoop {
             switch clients[c].responseScanner.scan(bytes, requestMethod: clients[c].exchange.method) {
             case .incomplete:
                 guard buffers.makeRoom(&servers[t].input, limit: services[Int(clients[c].service)].maxHeaderBytes) else {
-                    serverFailed(i)
+                    serverFailed(i, "response head too large")
                     return
                 }
                 receiveFromServer(s)
                 return
             case .invalid:
-                serverFailed(i)
+                serverFailed(i, "invalid response head")
                 return
             case .complete(let head):
                 clients[c].responseScanner.reset()
                 switch clients[c].exchange.responseHead(head) {
                 case .invalid:
-                    serverFailed(i)
+                    serverFailed(i, "invalid response")
                     return
                 case .dropInformational(let count):
                     servers[t].input.start += UInt32(count)
@@ -414,14 +433,35 @@ extension EventLoop {
                     sendToClient(i, fromServer: s, count: count)
                     return
                 case .relaySwitch:
+                    countResponse(i, status: head.status)
                     sendToClient(i, fromServer: s, count: bytes.count)
                     return
                 case .relayHead(let count):
-                    relayResponseBody(i, s, after: count)
+                    countResponse(i, status: head.status)
+                    let added = draining ? announceClose(s, headLength: count) : 0
+                    relayResponseBody(i, s, after: count + added)
                     return
                 }
             }
         }
+    }
+
+    /// While draining, the client connection closes after this response:
+    /// say so in its head (`Connection: close` before the blank line, so the
+    /// client sends nothing more on it), moving the bytes after it in place.
+    /// Returns the bytes added: 0 when the buffer has no room for them
+    /// (the connection still closes after the response).
+    mutating func announceClose(_ s: UInt32, headLength: Int) -> Int {
+        let t = Int(s)
+        let field: StaticString = "Connection: close\r\n"
+        let input = servers[t].input
+        guard headLength >= 4, buffers.capacity(input.id) - Int(input.end) >= field.utf8CodeUnitCount else { return 0 }
+        let blankLine = buffers.address(input.id) + Int(input.start) + headLength - 2
+        let after = input.count - (headLength - 2)
+        memmove(blankLine + field.utf8CodeUnitCount, blankLine, after)
+        blankLine.copyMemory(from: field.utf8Start, byteCount: field.utf8CodeUnitCount)
+        servers[t].input.end += UInt32(field.utf8CodeUnitCount)
+        return field.utf8CodeUnitCount
     }
 
     /// Relays `headCount` head bytes plus the body bytes that follow them.
@@ -430,7 +470,7 @@ extension EventLoop {
         let bytes = buffers.bytes(servers[t].input)
         switch clients[c].exchange.response.take(UnsafeRawBufferPointer(rebasing: bytes[headCount...])) {
         case .invalid:
-            serverFailed(i)
+            serverFailed(i, "invalid response body")
         case .body(let count, let finished):
             if finished {
                 clients[c].exchange.responseReceived = true
@@ -498,6 +538,7 @@ extension EventLoop {
 
     mutating func forwardTunnelFromClient(_ i: UInt32) {
         let c = Int(i)
+        if accessLog.enabled { accessLog.record(c).pointee.bytesIn &+= UInt64(clients[c].input.count) }
         sendToServer(clients[c].server, from: clients[c].input, count: clients[c].input.count)
     }
 
@@ -514,6 +555,7 @@ extension EventLoop {
         case .notYet:
             return
         case .done(let poolServer, let keepClient):
+            if accessLog.enabled { logRequest(i, status: clients[c].exchange.responseStatus) }
             detachServer(i, reusable: poolServer)
             guard keepClient else {
                 lingerClose(i)
@@ -531,8 +573,15 @@ extension EventLoop {
     }
 
     /// The server connection broke or answered nonsense: 502 when the client
-    /// has seen nothing of the response yet, else close.
-    mutating func serverFailed(_ i: UInt32) {
+    /// has seen nothing of the response yet, else close. Logged (at most
+    /// once a second) with why and which server.
+    mutating func serverFailed(_ i: UInt32, _ why: StaticString, result: Int32 = 0) {
+        let c = Int(i)
+        if clients[c].exchange.stateSlot != .max {
+            let server = clients[c].exchange.server, slot = clients[c].exchange.stateSlot
+            let reused = clients[c].exchange.reusedConnection
+            logRarely(.warning, "server connection failed: \(why)\(result < 0 ? " (errno \(-result))" : "") (server \(server), state slot \(slot), \(reused ? "a reused" : "a new") connection)")
+        }
         failExchange(i, status: 502)
     }
 
@@ -579,6 +628,10 @@ extension EventLoop {
     mutating func closeServer(_ s: UInt32) {
         let t = Int(s)
         if servers[t].phase == .closed || servers[t].phase == .free { return }
+        if servers[t].established {
+            servers[t].established = false
+            countConnection(t, -1)
+        }
         if servers[t].phase == .pooled { unpool(s) }
         if servers[t].hasOperationsInFlight {
             ring.queueCancelAndClose(fd: servers[t].fd, userData: teardownTag)
@@ -600,6 +653,50 @@ extension EventLoop {
         servers[t].phase = .free
         servers[t].generation &+= 1
         freeServers.push(s)
+    }
+}
+
+extension EventLoop {
+    // MARK: Counting
+
+    /// The request is on its way to its server: counted there, with why it
+    /// went there.
+    @inline(__always)
+    mutating func countRequestSent(_ c: Int) {
+        let server = clients[c].exchange.server, generation = clients[c].exchange.tableGeneration
+        let slot = clients[c].exchange.stateSlot
+        count(.requests, server: server, generation: generation, stateSlot: slot)
+        switch clients[c].exchange.reason {
+        case .pinned:
+            count(.pinnedHits, server: server, generation: generation, stateSlot: slot)
+            tally.add(.pinned)
+        case .failover:
+            count(.failovers, server: server, generation: generation, stateSlot: slot)
+            tally.add(.failovers)
+        case .balanced:
+            count(.balanced, server: server, generation: generation, stateSlot: slot)
+            tally.add(.balanced)
+        }
+    }
+
+    /// The final response's head is being relayed.
+    @inline(__always)
+    mutating func countResponse(_ i: UInt32, status: UInt16) {
+        let c = Int(i)
+        clients[c].exchange.responseStatus = status
+        if accessLog.enabled { accessLog.responded(c, status: status, now: Posix.monotonicMicroseconds()) }
+        count(Tally.responseCounter(status: status), server: clients[c].exchange.server,
+              generation: clients[c].exchange.tableGeneration, stateSlot: clients[c].exchange.stateSlot)
+    }
+
+    /// A connection to a server opened (+1) or closed (-1).
+    @inline(__always)
+    mutating func countConnection(_ t: Int, _ delta: Int64) {
+        if servers[t].tableGeneration == tableGeneration {
+            tally.addConnections(server: servers[t].server, delta)
+        } else if let region {
+            region.server(servers[t].stateSlot).addConnections(Int32(delta))
+        }
     }
 }
 

@@ -4,6 +4,7 @@ import Ring
 import RoutingTable
 import Selection
 import SharedState
+import TLS
 
 /// What an io_uring operation was, carried in its user data.
 enum Operation: UInt8 {
@@ -16,12 +17,21 @@ enum Operation: UInt8 {
     case serverSend
     /// A cancel or close whose failure needs no action.
     case teardown
+    /// A TLS client's ciphertext receive, record send, and a decrypt of
+    /// what it already holds (a no-op that runs on the next turn).
+    case clientTLSReceive
+    case clientTLSSend
+    case clientTLSReady
+    /// An append to the access log.
+    case accessLogWrite
 }
 
 /// A virtual service's settings, copied out of the table once.
 struct ServiceSettings {
     var pool: UInt32
     var xForwardedFor: Bool
+    /// Clients speak TLS (the table's contexts are in `tls`).
+    var tls: Bool
     var clientHeaderMilliseconds: UInt64
     var clientIdleMilliseconds: UInt64
     var connectMilliseconds: UInt64
@@ -81,10 +91,17 @@ struct EventLoop: ~Copyable {
     var refusedGeneration: UInt64 = 0
     let region: SharedRegion?
     let workerIndex: Int
+    let log: Logger
     let selectorSeed: UInt32
     var selector: Selector
     let counters: ServerCounters
+    /// What `tether status` and the admin endpoint count, kept privately
+    /// and published once per loop iteration.
+    var tally: Tally
+    let processID: Int32
     var responses = LocalResponses()
+    /// Made with the first table that has a TLS virtual service.
+    var tls: TLSWorker? = nil
 
     var services: UnsafeMutablePointer<ServiceSettings>
     var pools: UnsafeMutablePointer<PoolSettings>
@@ -92,6 +109,11 @@ struct EventLoop: ~Copyable {
     var serverAddresses: UnsafeMutablePointer<SocketAddress>
     /// Each table server's slot in the shared server state (`counters`).
     var serverStateSlots: UnsafeMutablePointer<UInt32>
+    /// With an access log: what its lines name each table server by.
+    var serverLogNames: UnsafeMutablePointer<UInt8>?
+    var serverLogNameCounts: UnsafeMutablePointer<UInt8>?
+    var accessLog: AccessLog
+    var reportedDroppedLines: UInt64 = 0
 
     let clients: UnsafeMutablePointer<ClientConnection>
     let clientCapacity: Int
@@ -210,7 +232,7 @@ struct EventLoop: ~Copyable {
             closeOpened()
             throw error
         }
-        let buffers: BufferPool
+        var buffers: BufferPool
         do {
             buffers = try BufferPool(ring: &ring, providedCount: configuration.bufferCount,
                                      providedSize: configuration.bufferSize,
@@ -220,21 +242,37 @@ struct EventLoop: ~Copyable {
             closeOpened()
             throw error
         }
+        if EventLoop.hasTLS(table) {
+            do {
+                let worker = try EventLoop.makeTLS(buffers: &buffers, clientCapacity: configuration.maxClientConnections)
+                (worker.contexts, worker.sources) = try worker.contexts(for: table)
+                tls = worker
+            } catch {
+                closeOpened()
+                throw WorkerError.badConfiguration("TLS: \(error)")
+            }
+        }
         tableImage = image
         self.table = table
         tableGeneration = configuration.tableGeneration
         region = configuration.region
         workerIndex = configuration.workerIndex
+        log = Logger(component: "worker", context: [("worker", "\(configuration.workerIndex)")])
         selectorSeed = configuration.selectorSeed
         selector = Selector(table: table, seed: configuration.selectorSeed)
         counters = configuredCounters
-        let settings = TableSettings(table)
+        tally = Tally(servers: table.serverCount)
+        processID = Posix.processID()
+        accessLog = AccessLog(fd: configuration.accessLogDescriptor, clients: configuration.maxClientConnections)
+        let settings = TableSettings(table, logNames: configuration.accessLogDescriptor != nil)
         serverCount = table.serverCount
         services = settings.services
         pools = settings.pools
         serverAddresses = settings.serverAddresses
         serverStateSlots = settings.serverStateSlots
         poolHeads = settings.poolHeads
+        serverLogNames = settings.serverLogNames
+        serverLogNameCounts = settings.serverLogNameCounts
         clientCapacity = configuration.maxClientConnections
         serverCapacity = configuration.maxClientConnections + configuration.maxIdleServerConnections
         self.ring = ring
@@ -265,6 +303,7 @@ struct EventLoop: ~Copyable {
         for (i, l) in bound.enumerated() { listeners[i] = l }
         signalBuffer = .allocate(byteCount: MemoryLayout<signalfd_siginfo>.size, alignment: 8)
         if let region {
+            tls?.followTicketKeys(region)
             let slot = region.worker(configuration.workerIndex)
             slot.pid = Posix.processID()
             slot.cpu = Int32(configuration.cpu)
@@ -275,8 +314,7 @@ struct EventLoop: ~Copyable {
     deinit {
         releaseImage(tableImage, mapped: tableImageMapped)
         for r in retiredTables { releaseImage(r.image, mapped: r.mapped) }
-        TableSettings(services: services, pools: pools, serverAddresses: serverAddresses,
-                      serverStateSlots: serverStateSlots, poolHeads: poolHeads).deallocate()
+        currentSettings.deallocate()
         clients.deallocate()
         servers.deallocate()
         vectoredSends.deallocate()
@@ -328,12 +366,18 @@ struct EventLoop: ~Copyable {
         for l in 0..<listenerCount {
             armAccept(l)
             if let address = try? Posix.localAddress(listeners[l].fd) {
-                log("listening on \(address) for \(table.virtualService(Int(listeners[l].service)).name)")
+                log.info("listening on \(address) for \(table.virtualService(Int(listeners[l].service)).name)")
             }
         }
         armSignalRead()
         while true {
-            if let region { followTable(region) }
+            if let region {
+                followTable(region)
+                followTable(region)
+                tls?.followTicketKeys(region)
+                publishCounters(region)
+            }
+            if accessLog.enabled { flushAccessLog() }
             let wait = waitLimit()
             try ring.submitAndWait(timeoutMilliseconds: wait)
             now = Posix.monotonicMilliseconds()
@@ -357,7 +401,29 @@ struct EventLoop: ~Copyable {
             if draining && (openClients == 0 || now >= drainDeadline) { break }
         }
         closeAllServerConnections()
+        if let region { publishCounters(region) }
+        closeAccessLog()
         try ring.submit()
+    }
+
+    /// Moves the counts of the last batch into the shared region.
+    @inline(__always)
+    mutating func publishCounters(_ region: SharedRegion) {
+        tally.publish(to: region, workerIndex: workerIndex, stateSlots: serverStateSlots, openConnections: openClients,
+                      ownsSlot: region.worker(workerIndex).pid == processID)
+    }
+
+    /// Counts for the server an exchange or connection was routed to: into
+    /// the tally while `generation` is the current table (whose indices the
+    /// tally uses), else, for one that straddles a reload, straight into the
+    /// shared slot.
+    @inline(__always)
+    mutating func count(_ counter: ServerSlot.Counter, server: UInt32, generation: UInt64, stateSlot: UInt32, _ n: UInt64 = 1) {
+        if generation == tableGeneration {
+            tally.add(counter, server: server, n)
+        } else if let region {
+            region.server(stateSlot).add(counter, n)
+        }
     }
 
     func waitLimit() -> UInt64? {
@@ -371,6 +437,7 @@ struct EventLoop: ~Copyable {
             }
         }
         if starvedCount > 0 { limit = min(limit ?? 10, 10) }
+        if accessLog.hasLines { limit = min(limit ?? AccessLog.flushMilliseconds, AccessLog.flushMilliseconds) }
         // A new table is noticed on the next wake; an idle worker wakes to look.
         if region != nil { limit = min(limit ?? 200, retiredTables.isEmpty ? 200 : 50) }
         for l in 0..<listenerCount where listeners[l].retryAt > 0 {
@@ -390,6 +457,10 @@ struct EventLoop: ~Copyable {
         case .serverConnect: serverConnected(c)
         case .accept: accepted(c)
         case .signal: signalArrived(c)
+        case .clientTLSReceive: tlsReceived(c)
+        case .clientTLSSend: tlsSent(c)
+        case .clientTLSReady: tlsReady(c)
+        case .accessLogWrite: accessLogWritten(c)
         case .teardown, .none: break
         }
     }
@@ -486,6 +557,8 @@ struct EventLoop: ~Copyable {
     mutating func closeIdleClients(includingFresh: Bool) {
         for i in 0..<clientCapacity where clients[i].phase == .idle && clients[i].input.isEmpty
             && (includingFresh || clients[i].startedARequest) {
+            // Part of a TLS record is part of a request, as a partial head is.
+            if clients[i].stream == .tls && tlsHoldsPartialInput(UInt32(i)) { continue }
             closeClient(UInt32(i))
         }
     }

@@ -1,4 +1,6 @@
 import HTTPWire
+import Selection
+
 /// How far one message body (request or response) has been read, and where
 /// it ends. Fed the bytes that follow a head, then each receive; says how
 /// many of them belong to the body. Never copies.
@@ -92,6 +94,10 @@ struct Exchange {
     /// second routing decision after a failed connect.
     var persistenceValue: ByteRange? = nil
     var hashKey: UInt64 = 0
+    /// Why the request went to `server` (counted once it is sent there).
+    var reason: RouteReason = .balanced
+    /// The final response's status, once its head is relayed; 0 before.
+    var responseStatus: UInt16 = 0
 
     /// The server (table index) this request is counted against.
     var server: UInt32 = .max
@@ -102,6 +108,9 @@ struct Exchange {
     var countedInFlight = false
     var retryAllowed = false
     var retried = false
+    /// The request went out on an idle pooled connection (which the server
+    /// may have closed meanwhile).
+    var reusedConnection = false
 
     /// Where X-Forwarded-For's ", ADDR" goes in the head; nil: a new line.
     var xForwardedForInsertion: Int? = nil

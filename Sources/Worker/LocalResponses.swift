@@ -26,6 +26,8 @@ struct LocalResponses {
     static let notImplemented = LocalResponse("HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain\r\nContent-Length: 16\r\nConnection: close\r\n\r\nNot Implemented\n")
     static let badGateway = LocalResponse("HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\nBad Gateway\n")
     static let serviceUnavailable = LocalResponse("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 20\r\nConnection: close\r\n\r\nService Unavailable\n")
+    /// Sent in cleartext to a client that spoke plain HTTP to a TLS port.
+    static let cleartextOnTLSPort = LocalResponse("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 35\r\nConnection: close\r\n\r\nThis port speaks TLS: use https://\n")
     static let gatewayTimeout = LocalResponse("HTTP/1.1 504 Gateway Timeout\r\nContent-Type: text/plain\r\nContent-Length: 16\r\nConnection: close\r\n\r\nGateway Timeout\n")
 
     private struct Built {

@@ -31,6 +31,9 @@ public struct WorkerConfiguration {
     /// The generation of `tableImage` in `region`.
     public var tableGeneration: UInt64 = 0
 
+    /// An open file (O_APPEND) for the access log; nil: no access log.
+    public var accessLogDescriptor: CInt? = nil
+
     /// Spreads round-robin starting points across workers (the worker index).
     public var selectorSeed: UInt32 = 0
 

@@ -100,6 +100,13 @@ struct Summary {
         for vs in spec.virtualServices {
             lines.append("  \(vs.name)  listen \(vs.listen.joined(separator: ", "))  →  pool \(spec.pools[vs.pool].name)"
                          + (vs.xForwardedFor ? "  (X-Forwarded-For)" : ""))
+            guard let tls = config.virtualServices.first(where: { $0.name == vs.name })?.tls else { continue }
+            lines.append("    TLS \(tls.settings.minVersion)+, ALPN http/1.1, \(plural(tls.certificates.count, "certificate"))")
+            for (k, c) in tls.certificates.enumerated() {
+                let names = c.serverNames.isEmpty ? "no server names" : c.serverNames.joined(separator: ", ")
+                lines.append("    \(k == 0 ? "default " : "")\(c.certificatePath)  \(c.summary.keyDescription), serial \(c.summary.serial), "
+                             + "until \(Summary.utcDate(c.summary.notAfter))  →  \(names)")
+            }
         }
         lines.append("")
         lines.append("pools")
@@ -124,6 +131,15 @@ struct Summary {
         let ms = Double(compileTime.components.seconds) * 1000 + Double(compileTime.components.attoseconds) / 1e15
         lines.append("routing table: \(imageBytes) bytes; loaded, validated and compiled in \(Int(ms * 10 + 0.5) / 10).\(Int(ms * 10 + 0.5) % 10) ms")
         return lines.joined(separator: "\n")
+    }
+
+    /// "2027-01-31" (UTC).
+    static func utcDate(_ seconds: Int64) -> String {
+        var t = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))"
     }
 
     func plural(_ n: Int, _ word: String) -> String { "\(n) \(word)\(n == 1 ? "" : "s")" }

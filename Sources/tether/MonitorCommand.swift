@@ -26,10 +26,11 @@ struct MonitorCommand: ParsableCommand {
     }
 
     func run() throws {
+        let log = Logger(component: "monitor")
         do {
             try Posix.setParentDeathSignal(SIGTERM)
             if Posix.parentProcessID() != supervisor {
-                printError("tether monitor: the supervisor (pid \(supervisor)) is gone; not starting")
+                log.error("the supervisor (pid \(supervisor)) is gone; not starting")
                 throw ExitCode(1)
             }
             let image = try Posix.readAll(tableFd)
@@ -38,12 +39,12 @@ struct MonitorCommand: ParsableCommand {
             let stateBase = try Posix.mapShared(stateFd, bytes: stateSize, writable: true)
             Posix.close(stateFd)
             let region = try SharedRegion(attaching: stateBase, size: stateSize)
-            printError("tether monitor: pid \(Posix.processID())")
+            log.info("started")
             try runMonitor(MonitorConfiguration(region: region, tableImage: image, generation: generation))
         } catch let error as ExitCode {
             throw error
         } catch {
-            printError("tether monitor: \(error)")
+            log.error("\(error)")
             throw ExitCode(1)
         }
     }

@@ -22,35 +22,12 @@ struct ReloadCommand: ParsableCommand {
     var timeout: Int = 30
 
     func run() throws {
-        let directory = try resolveDirectory()
+        let directory = try RuntimeAttachment.directory(runtimeDirectory: runtimeDirectory, config: config, command: "tether reload")
         let clock = ContinuousClock()
         let started = clock.now
         let deadline = started + .seconds(timeout)
-
-        let pidText: [UInt8]
-        let region: SharedRegion
-        do {
-            let pidFD = try Posix.open(directory + "/tether.pid", flags: O_RDONLY)
-            pidText = try Posix.readAll(pidFD)
-            Posix.close(pidFD)
-            let stateFD = try Posix.open(directory + "/state", flags: O_RDONLY)
-            defer { Posix.close(stateFD) }
-            let size = try Posix.fileSize(stateFD)
-            let base = try Posix.mapShared(stateFD, bytes: size, writable: false)
-            region = try SharedRegion(attaching: base, size: size)
-        } catch {
-            printError("tether reload: no running tether in \(directory): \(error)")
-            throw ExitCode(1)
-        }
-        let text = String(decoding: pidText, as: UTF8.self).split(whereSeparator: \.isWhitespace).first.map(String.init) ?? ""
-        guard let pid = Int32(text), pid > 0 else {
-            printError("tether reload: \(directory)/tether.pid holds no pid")
-            throw ExitCode(1)
-        }
-        guard region.supervisorPID == pid else {
-            printError("tether reload: \(directory)/tether.pid names pid \(pid), the shared state pid \(region.supervisorPID): a stale runtime directory")
-            throw ExitCode(1)
-        }
+        let attachment = try RuntimeAttachment(directory: directory, command: "tether reload")
+        let region = attachment.region, pid = attachment.supervisorPID
 
         let before = region.lastReload().attempt
         do {
@@ -58,7 +35,7 @@ struct ReloadCommand: ParsableCommand {
                 printError("tether reload: the supervisor (pid \(pid)) is not running")
                 throw ExitCode(1)
             }
-        } catch {
+        } catch let error as PosixError {
             printError("tether reload: cannot signal the supervisor (pid \(pid)): \(error)")
             throw ExitCode(1)
         }
@@ -98,17 +75,5 @@ struct ReloadCommand: ParsableCommand {
         let elapsed = (clock.now - started).components
         let ms = elapsed.seconds * 1000 + elapsed.attoseconds / 1_000_000_000_000_000
         print("reload applied: generation \(record.generation), live in all \(online) worker\(online == 1 ? "" : "s") (\(ms) ms)")
-    }
-
-    func resolveDirectory() throws -> String {
-        if let runtimeDirectory { return runtimeDirectory }
-        guard let config else { return TetherConfig.defaultRuntimeDirectory }
-        let result = ConfigLoader.load(path: config)
-        guard let loaded = result.config, result.errors.isEmpty else {
-            for d in result.errors { printError(d.description) }
-            printError("tether reload: cannot read runtime_dir from \(config)")
-            throw ExitCode(1)
-        }
-        return loaded.runtimeDirectory
     }
 }

@@ -44,6 +44,8 @@ struct RunCommand: ParsableCommand {
         supervisor.serverSlotCapacity = slots.capacity
         supervisor.monitorArguments = MonitorCommand.arguments(for:)
         supervisor.user = loaded.user
+        supervisor.accessLogPath = loaded.accessLog?.path
+        supervisor.admin = loaded.admin.map { SocketAddress($0.listen.address, port: $0.listen.port) }
         let path = config
         supervisor.reload = {
             switch CompiledConfiguration.load(path: path, prepare: slots.assign) {
@@ -59,13 +61,17 @@ struct RunCommand: ParsableCommand {
                 if compiled.config.runtimeDirectory != loaded.runtimeDirectory {
                     return .refused(["runtime_dir changed: restart tether to apply"])
                 }
-                return .table(image: compiled.image, listen: RunCommand.listen(of: compiled.config), workerCount: workers)
+                if compiled.config.accessLog != loaded.accessLog {
+                    return .refused(["access_log changed: restart tether to apply"])
+                }
+                return .table(image: compiled.image, listen: RunCommand.listen(of: compiled.config), workerCount: workers,
+                              admin: compiled.config.admin.map { SocketAddress($0.listen.address, port: $0.listen.port) })
             }
         }
         do {
             try runSupervisor(supervisor)
         } catch {
-            printError("tether: \(error)")
+            Logger(component: "supervisor").error("\(error)")
             throw ExitCode(1)
         }
     }

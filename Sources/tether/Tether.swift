@@ -5,6 +5,9 @@ struct Tether: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tether",
         abstract: "An HTTP/1.1 load balancer with custom HTTP header persistence.",
-        subcommands: [CheckCommand.self, RunCommand.self, DemoCommand.self, ReloadCommand.self, WorkerCommand.self, MonitorCommand.self, BackendCommand.self]
+        subcommands: [
+            CheckCommand.self, RunCommand.self, DemoCommand.self, ReloadCommand.self, StatusCommand.self, ImportAviCommand.self,
+            WorkerCommand.self, MonitorCommand.self, BackendCommand.self,
+        ]
     )
 }

@@ -22,6 +22,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "An inherited listening socket and its virtual service: FD:SERVICE.") var listener: [String]
     @Option(help: "The drain timeout in milliseconds.") var drainMs: UInt64
     @Option(help: "The supervisor's pid; the worker stops when it is gone.") var supervisor: Int32
+    @Option(help: "The inherited descriptor of the access log, if there is one.") var accessLogFd: CInt?
 
     static func arguments(for launch: SupervisorConfiguration.WorkerLaunch) -> [String] {
         var out = [
@@ -31,15 +32,17 @@ struct WorkerCommand: ParsableCommand {
             "--supervisor", "\(launch.supervisor)",
         ]
         for l in launch.listeners { out += ["--listener", "\(l.descriptor):\(l.service)"] }
+        if let fd = launch.accessLogDescriptor { out += ["--access-log-fd", "\(fd)"] }
         return out
     }
 
     func run() throws {
+        let log = Logger(component: "worker", context: [("worker", "\(index)")])
         var listeners: [WorkerConfiguration.Listener] = []
         for text in listener {
             let parts = text.split(separator: ":")
             guard parts.count == 2, let fd = CInt(parts[0]), let service = UInt32(parts[1]) else {
-                printError("tether worker \(index): --listener \(text) is not FD:SERVICE")
+                log.error("--listener \(text) is not FD:SERVICE")
                 throw ExitCode(2)
             }
             listeners.append(.descriptor(fd, service: service))
@@ -49,7 +52,7 @@ struct WorkerCommand: ParsableCommand {
             // when it goes, and a check for it having gone already.
             try Posix.setParentDeathSignal(SIGTERM)
             if Posix.parentProcessID() != supervisor {
-                printError("tether worker \(index): the supervisor (pid \(supervisor)) is gone; not starting")
+                log.error("the supervisor (pid \(supervisor)) is gone; not starting")
                 throw ExitCode(1)
             }
             try Posix.pinToCPU(cpu)
@@ -60,10 +63,10 @@ struct WorkerCommand: ParsableCommand {
             Posix.close(stateFd)
             let region = try SharedRegion(attaching: stateBase, size: stateSize)
             guard index >= 0 && index < region.workerCapacity else {
-                printError("tether worker \(index): the shared state has \(region.workerCapacity) worker slots")
+                log.error("the shared state has \(region.workerCapacity) worker slots")
                 throw ExitCode(1)
             }
-            printError("tether worker \(index): pid \(Posix.processID()), cpu \(cpu)")
+            log.info("started on cpu \(cpu)", ["cpu": "\(cpu)"])
             var worker = WorkerConfiguration(tableImage: image)
             worker.listeners = listeners
             worker.region = region
@@ -72,11 +75,12 @@ struct WorkerCommand: ParsableCommand {
             worker.tableGeneration = generation
             worker.selectorSeed = UInt32(truncatingIfNeeded: index)
             worker.drainTimeoutMilliseconds = drainMs
+            worker.accessLogDescriptor = accessLogFd
             try runWorker(worker)
         } catch let error as ExitCode {
             throw error
         } catch {
-            printError("tether worker \(index): \(error)")
+            log.error("\(error)")
             throw ExitCode(1)
         }
     }

@@ -57,7 +57,7 @@ import Testing
         #expect(spec.virtualServices.map(\.name) == ["www", "api", "plain"])
         #expect(spec.virtualServices.map(\.pool) == [1, 0, 2])
         #expect(spec.virtualServices.map(\.listen) == [["0.0.0.0:80", "[::]:80"], ["[2001:db8::1]:8443"], ["127.0.0.1:8081"]])
-        #expect(spec.virtualServices.map(\.tls) == [false, false, false])
+        #expect(spec.virtualServices.allSatisfy { $0.tls == nil })
     }
 
     @Test func virtualServiceSettings() {

@@ -26,7 +26,14 @@ import Testing
         #expect(config.user == nil)
         #expect(config.runtimeDirectory == "/run/tether")
         #expect(config.admin == nil)
+        #expect(config.accessLog == nil)
         #expect(config.drainTimeout == .seconds(30))
+    }
+
+    @Test func accessLogAndAdminAreReadWhenGiven() throws {
+        let config = try #require(load("access_log: { path: /var/log/tether/access.log }\nadmin: { listen: '[::1]:9901' }\n" + Self.sparse))
+        #expect(config.accessLog == AccessLogSettings(path: "/var/log/tether/access.log"))
+        #expect(config.admin?.listen.description == "[::1]:9901")
     }
 
     @Test func profileDefaults() throws {

@@ -57,6 +57,18 @@ let errorCases: [ErrorCase] = [
               yaml: "admin: { listen: '0.0.0.0:80' }\n" + minimalPool, expected: [
         "t.yaml:7:27: listen: 0.0.0.0:80 is already used by admin at 1:18",
     ]),
+    ErrorCase(name: "access_log without path", yaml: "access_log: {}\n" + minimalPool, expected: [
+        "t.yaml:1:13: access_log is missing required key 'path'",
+    ]),
+    ErrorCase(name: "access_log relative", yaml: "access_log: { path: logs/access.log }\n" + minimalPool, expected: [
+        "t.yaml:1:21: path: 'logs/access.log' must be an absolute path",
+    ]),
+    ErrorCase(name: "access_log a directory", yaml: "access_log: { path: /var/log/ }\n" + minimalPool, expected: [
+        "t.yaml:1:21: path: '/var/log/' names a directory; access_log needs a file",
+    ]),
+    ErrorCase(name: "access_log unknown key", yaml: "access_log: { path: /a.log, format: json }\n" + minimalPool, expected: [
+        "t.yaml:1:29: unknown key 'format' in access_log",
+    ]),
     ErrorCase(name: "pools not a list", yaml: "pools: { name: web }\n", expected: [
         "t.yaml:1:8: pools: expected a list, found a mapping",
     ]),
@@ -283,11 +295,19 @@ let errorCases: [ErrorCase] = [
         "t.yaml:8:50: listen: [::]:81 is already used by virtual service 'api2' at 8:39",
         "t.yaml:8:63: listen: 10.0.0.1:81 is already used by virtual service 'api' at 7:38",
     ]),
+    ErrorCase(name: "a wildcard listen address overlaps a specific one", yaml: minimalPool + """
+          - { name: api, pool: web, listen: ["10.0.0.1:80", "[::1]:80", "127.0.0.1:81"] }
+          - { name: api2, pool: web, listen: ["[::]:80", "0.0.0.0:81", "[::]:82"] }
+        """, expected: [
+        "t.yaml:7:38: listen: 10.0.0.1:80 overlaps 0.0.0.0:80 of virtual service 'www' at 6:27: a wildcard address takes every address of its family on that port",
+        "t.yaml:8:39: listen: [::]:80 overlaps [::1]:80 of virtual service 'api' at 7:53: a wildcard address takes every address of its family on that port",
+        "t.yaml:8:50: listen: 0.0.0.0:81 overlaps 127.0.0.1:81 of virtual service 'api' at 7:65: a wildcard address takes every address of its family on that port",
+    ]),
     ErrorCase(name: "duplicate virtual service names", yaml: minimalPool + "  - { name: www, listen: ['0.0.0.0:81'], pool: web }\n", expected: [
         "t.yaml:7:13: duplicate virtual service name 'www'; first defined at 6:13",
     ]),
     ErrorCase(name: "tls", yaml: minimalPool + "  - { name: api, listen: ['0.0.0.0:443'], pool: web, tls: { certificate: /c.pem, key: k.pem } }\n", expected: [
-        "t.yaml:7:54: tls: TLS termination is not supported yet",
+        "t.yaml:7:74: certificate: cannot read /c.pem: No such file or directory",
         "t.yaml:7:87: key: 'k.pem' must be an absolute path",
     ]),
     ErrorCase(name: "timeouts", yaml: minimalPool + "  - { name: api, listen: ['0.0.0.0:81'], pool: web, timeouts: { client_header: 0s, client_idle: 2d, connect: 3 , server_response: 25h, read: 1s } }\n", expected: [

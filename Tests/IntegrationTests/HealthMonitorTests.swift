@@ -15,7 +15,7 @@ import Testing
         options.healthMonitor = check
         configure(&options)
         let proxy = try ProxyUnderTest(fleet: fleet, options: options)
-        try proxy.process.waitForLine(containing: "tether monitor: checking \(fleet.backends.count) servers", in: .stderr)
+        try proxy.process.waitForLine(containing: "msg=\"checking \(fleet.backends.count) servers", in: .stderr)
         return proxy
     }
 
@@ -38,7 +38,7 @@ import Testing
             return children.filter { workerIndex(of: $0) != nil }.count == 2 && children.filter(isMonitor).count == 1
                 && children.count == 3
         }, "children \(children.map(commandLine(of:)))")
-        #expect(proxy.process.stderr.contains("tether supervisor: health monitor started: pid "))
+        #expect(proxy.process.stderr.contains("component=supervisor pid=\(proxy.process.pid) msg=\"health monitor started: pid "))
     }
 
     @Test func aServerAnswering500GoesDownAfterFailedChecksAndComesBackAfterSuccessfulChecks() throws {
@@ -149,7 +149,7 @@ import Testing
             second = now.first ?? 0
             return now.count == 1 && second != first
         }, "the monitor was not restarted\n\(proxy.process.logs)")
-        #expect(eventually { proxy.process.stderr.components(separatedBy: "tether monitor: checking 3 servers").count == 3 })
+        #expect(eventually { proxy.process.stderr.components(separatedBy: "msg=\"checking 3 servers").count == 3 })
         // The new monitor starts from the shared state: apache2 stays down
         // (no second "is down" transition, no flap up), its clients stay moved.
         for _ in 0..<5 { #expect(try Self.answer(proxy, pinnedTo: "server2") == replacement) }
@@ -164,7 +164,7 @@ import Testing
         var options = ProxyUnderTest.Options()
         options.healthMonitor = Self.httpCheck
         let proxy = try ProxyUnderTest(fleet: fleet, options: options)
-        try proxy.process.waitForLine(containing: "tether monitor: checking 3 servers", in: .stderr)
+        try proxy.process.waitForLine(containing: "msg=\"checking 3 servers", in: .stderr)
         #expect(try fleet.toggleHealth("apache2") == false)
         let down = "\(Self.label(fleet, "apache2")) is down"
         try proxy.process.waitForLine(containing: down, in: .stderr)
@@ -303,7 +303,7 @@ import Testing
         options.hashKey = "header:X-User"
         options.healthMonitor = HealthMonitorTests.tcpCheck
         let proxy = try ProxyUnderTest(fleet: fleet, options: options)
-        try proxy.process.waitForLine(containing: "tether monitor: checking 3 servers", in: .stderr)
+        try proxy.process.waitForLine(containing: "msg=\"checking 3 servers", in: .stderr)
         func route(_ user: Int) throws -> String {
             let response = try proxy.get("/", headers: ["X-User: user-\(user)"])
             return response.bodyText.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -358,7 +358,7 @@ import Testing
             """.write(to: configURL, atomically: true, encoding: .utf8)
         let proxy = try ManagedProcess(arguments: ["run", "-c", configURL.path], label: "tether run")
         defer { _ = proxy.terminate() }
-        try proxy.waitForLine(containing: "tether monitor: checking 1001 servers", in: .stderr)
+        try proxy.waitForLine(containing: "msg=\"checking 1001 servers", in: .stderr)
         #expect(eventually(timeout: .seconds(20)) {
             proxy.stderr.components(separatedBy: " is down: connection refused (monitor tcp").count - 1 == 1_000
         }, "\(proxy.stderr.components(separatedBy: " is down: ").count - 1) of 1,000 marked down")

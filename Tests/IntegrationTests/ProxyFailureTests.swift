@@ -165,6 +165,10 @@ import Testing
         #expect(idle.isClosedByPeer())
         let response = try inFlight.readResponse()
         #expect(response.status == 200)
+        #expect(response.bodyText.hasPrefix("apache1"))
+        // The keep-alive client is told this connection ends with the response.
+        #expect(response.headerValues("Connection").contains("close"), "\(response.headers)")
+        #expect(inFlight.isClosedByPeer())
         #expect(try proxy.process.waitForExit(timeout: .seconds(10)) == .exited(0))
     }
 }

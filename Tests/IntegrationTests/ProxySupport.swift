@@ -26,6 +26,10 @@ final class ProxyUnderTest {
         var headerValues: [String]? = nil
         /// `user:`, when set.
         var user: String? = nil
+        /// `admin: { listen: ... }`, when set ("127.0.0.1:PORT").
+        var adminListen: String? = nil
+        /// `access_log:`'s YAML value, when set.
+        var accessLog: String? = nil
         /// A health monitor for the pool, as a YAML flow mapping without its
         /// name, e.g. `type: tcp, interval: 300ms, timeout: 200ms`.
         var healthMonitor: String? = nil
@@ -33,6 +37,8 @@ final class ProxyUnderTest {
         var hashKey: String? = nil
         /// Ratios of the fleet's backends, in order; nil: all 1.
         var ratios: [Int]? = nil
+        /// `tls:` of the virtual service, as YAML (a flow mapping), when set.
+        var tls: String? = nil
     }
 
     let process: ManagedProcess
@@ -75,7 +81,7 @@ final class ProxyUnderTest {
         }
         let yaml = """
             workers: \(options.workers)
-            runtime_dir: \(runtimeDirectory.path)\(options.user.map { "\nuser: \($0)" } ?? "")
+            runtime_dir: \(runtimeDirectory.path)\(options.user.map { "\nuser: \($0)" } ?? "")\(options.adminListen.map { "\nadmin: { listen: \"\($0)\" }" } ?? "")\(options.accessLog.map { "\naccess_log: \($0)" } ?? "")
             drain_timeout: \(options.drainTimeout)
             persistence_profiles:
               - { name: by-x-server, type: custom_http_header, header_name: X-Server, server_down: \(options.serverDown) }
@@ -94,7 +100,7 @@ final class ProxyUnderTest {
                 pool: web
                 x_forwarded_for: \(options.xForwardedFor)
                 max_header_bytes: \(options.maxHeaderBytes)
-                timeouts: { client_header: \(options.clientHeader), client_idle: \(options.clientIdle), connect: \(options.connect), server_response: \(options.serverResponse) }
+                timeouts: { client_header: \(options.clientHeader), client_idle: \(options.clientIdle), connect: \(options.connect), server_response: \(options.serverResponse) }\(options.tls.map { "\n    tls: \($0)" } ?? "")
 
             """
         try yaml.write(to: configURL, atomically: true, encoding: .utf8)

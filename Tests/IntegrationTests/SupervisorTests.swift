@@ -9,7 +9,7 @@ import Testing
         var options = ProxyUnderTest.Options()
         options.workers = "2"
         let proxy = try ProxyUnderTest(fleet: fleet, options: options)
-        try proxy.process.waitForLine(containing: "tether supervisor: ready: 2 workers", in: .stderr)
+        try proxy.process.waitForLine(containing: "component=supervisor pid=\(proxy.process.pid) msg=\"ready: 2 workers", in: .stderr)
         return proxy
     }
 
@@ -67,7 +67,7 @@ import Testing
         options.workers = "auto"
         let proxy = try ProxyUnderTest(fleet: fleet, options: options)
         let cpus = cpusAllowed(of: proxy.process.pid)
-        try proxy.process.waitForLine(containing: "tether supervisor: ready: \(cpus.count) worker", in: .stderr)
+        try proxy.process.waitForLine(containing: "component=supervisor pid=\(proxy.process.pid) msg=\"ready: \(cpus.count) worker", in: .stderr)
         let children = try Self.workers(of: proxy, count: cpus.count)
         var pinned: [Set<Int>] = []
         #expect(eventually {
@@ -138,7 +138,7 @@ import Testing
         slow.close()
         #expect(try proxy.process.waitForExit(timeout: .seconds(10)) == .exited(0))
         #expect(eventually { children.allSatisfy { !processExists($0) } }, "workers \(children) outlived the supervisor")
-        #expect(proxy.process.stderr.contains("tether supervisor: stopped"), "\(proxy.process.logs)")
+        #expect(proxy.process.stderr.contains("component=supervisor pid=\(proxy.process.pid) msg=stopped"), "\(proxy.process.logs)")
     }
 
     @Test func sigquitExitsPromptlyWithNoChildLeft() throws {
@@ -179,7 +179,7 @@ import Testing
         #expect(try process.waitForExit() == .exited(1))
         #expect(process.stderr.contains(mentions), "\(process.logs)")
         #expect(process.stderr.contains("not started"), "\(process.logs)")
-        #expect(!process.stderr.contains("tether supervisor"), "\(process.logs)")
+        #expect(!process.stderr.contains("component=supervisor"), "\(process.logs)")
     }
 
     @Test func aPortInUseRefusesToStart() throws {

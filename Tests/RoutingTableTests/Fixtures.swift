@@ -12,7 +12,7 @@ func exampleSpec() -> TableSpec {
                                timeouts: Timeouts(clientHeaderMs: 10_000, clientIdleMs: 60_000, connectMs: 3_000, serverResponseMs: 30_000)),
             VirtualServiceSpec(name: "api", listen: ["127.0.0.1:8081"], pool: 1, xForwardedFor: false,
                                timeouts: Timeouts(clientHeaderMs: 1, clientIdleMs: 2, connectMs: 3, serverResponseMs: 4),
-                               maxHeaderBytes: 4096),
+                               maxHeaderBytes: 4096, tls: exampleTLS),
         ],
         pools: [
             PoolSpec(name: "web", persistence: PersistenceSpec(headerName: "X-Server", serverDown: .immediate),
@@ -28,6 +28,14 @@ func exampleSpec() -> TableSpec {
         ],
         healthMonitors: exampleMonitors)
 }
+
+/// Two certificates; the table does not parse PEM, so any bytes do.
+let exampleTLS = TLSSpec(
+    certificates: [
+        TLSCertificateSpec(chainPEM: bytes("-----BEGIN CERTIFICATE-----\nA\n"), keyPEM: bytes("key a"), serverNames: []),
+        TLSCertificateSpec(chainPEM: Array(0...255), keyPEM: bytes("key b"), serverNames: ["b.example", "*.b.example"]),
+    ],
+    minVersionMinor: 3, ciphers: "ECDHE-ECDSA-AES128-GCM-SHA256", ciphersuites: "TLS_AES_128_GCM_SHA256")
 
 func withImage<R>(_ spec: TableSpec, _ body: (RoutingTableView) throws -> R) throws -> R {
     let image = try TableBuilder.build(spec)

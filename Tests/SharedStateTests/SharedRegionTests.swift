@@ -143,6 +143,36 @@ final class Memory {
     }
 }
 
+@Suite struct TicketKeyRecords {
+    @Test func keysRoundTripAndMoveTheSequence() {
+        let m = Memory(workers: 2, servers: 1)
+        defer { withExtendedLifetime(m) {} }
+        let r = m.region()
+        #expect(r.ticketKeys() == nil && r.ticketKeySequence == 0)
+        r.monitor.startedAtMs = 99
+        r.worker(0).announce(epoch: 5)
+        let a = TicketKeys(current: [UInt8](repeating: 1, count: 80), previous: nil, rotatedAtMs: 10)
+        r.publish(a)
+        let first = r.ticketKeySequence
+        #expect(r.ticketKeys()?.keys == a && r.ticketKeys()?.sequence == first)
+        let b = TicketKeys(current: (0..<80).map { UInt8($0) }, previous: a.current, rotatedAtMs: 20)
+        r.publish(b)
+        #expect(r.ticketKeySequence > first && r.ticketKeys()?.keys == b)
+        // The keys sit in the control block, clear of its other records and the worker slots.
+        #expect(r.monitor.startedAtMs == 99 && r.worker(0).epoch == 5)
+    }
+
+    @Test func workerCountersEndBeforeStartedAt() {
+        let m = Memory(workers: 1, servers: 1)
+        defer { withExtendedLifetime(m) {} }
+        let w = m.region().worker(0)
+        w.startedAtMs = 0xFFFF_FFFF_FFFF
+        for c in WorkerSlot.Counter.allCases { w.add(c, 7) }
+        #expect(w.startedAtMs == 0xFFFF_FFFF_FFFF)
+        #expect(WorkerSlot.Counter.allCases.allSatisfy { w.value($0) == 7 })
+    }
+}
+
 @Suite struct Servers {
     @Test func downBitsAndCounts() {
         let m = Memory(workers: 1, servers: 16)

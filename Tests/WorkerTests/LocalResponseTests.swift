@@ -28,6 +28,11 @@ import Testing
         checkFraming(r)
     }
 
+    @Test func cleartextOnTLSPortIsComplete() {
+        #expect(text(LocalResponses.cleartextOnTLSPort).hasPrefix("HTTP/1.1 400 "))
+        checkFraming(LocalResponses.cleartextOnTLSPort)
+    }
+
     @Test func retryAfterIsBuiltOnceAndKept() {
         var responses = LocalResponses()
         let a = responses.status(503, retryAfter: 5)

@@ -47,6 +47,8 @@ final class RawHTTPConnection {
     private var buffer: [UInt8] = []
     private var bufferStart = 0
     private var peerClosed = false
+    /// Every byte read from the peer so far (what the peer sent, exactly).
+    private(set) var bytesReceived = 0
 
     init(host: String = "127.0.0.1", port: UInt16, timeout: Duration = .seconds(10)) throws {
         self.host = host
@@ -324,7 +326,10 @@ final class RawHTTPConnection {
             guard ready > 0 else { throw HarnessError("timed out \(context) from \(host):\(port) after \(timeout)") }
             let received = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64 * 1024) { scratch in
                 let count = recv(fd, scratch.baseAddress, scratch.count, Int32(MSG_DONTWAIT))
-                if count > 0 { buffer.append(contentsOf: scratch[0 ..< count]) }
+                if count > 0 {
+                    buffer.append(contentsOf: scratch[0 ..< count])
+                    bytesReceived += count
+                }
                 return count
             }
             if received > 0 { return }

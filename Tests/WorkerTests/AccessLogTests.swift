@@ -1,0 +1,154 @@
+import Testing
+import HTTPWire
+@testable import Worker
+
+@Suite struct AccessLogTests {
+    func line(_ entry: AccessLogEntry, capacity: Int = 4096) -> String? {
+        var writer = AccessLogWriter()
+        let out = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 1)
+        defer { out.deallocate() }
+        let n = writer.write(entry, into: out)
+        return n == 0 ? nil : String(decoding: out[0..<n], as: UTF8.self)
+    }
+
+    func withEntry<R>(client: String = "10.0.0.5", method: String = "GET", target: String = "/a?b=1",
+                      server: String = "pool=web server=apache1", _ body: (inout AccessLogEntry) -> R) -> R {
+        let strings = [client, method, target, server].map { Array($0.utf8) }
+        return strings[0].withUnsafeBytes { c in
+            strings[1].withUnsafeBytes { m in
+                strings[2].withUnsafeBytes { t in
+                    strings[3].withUnsafeBytes { s in
+                        var e = AccessLogEntry(wallMilliseconds: 1_700_000_000_123, client: c, method: m, target: t,
+                                               versionMinor: 1, status: 200, server: s, route: .pinned,
+                                               durationMicroseconds: 1234, responseMicroseconds: 812, bytesIn: 612, bytesOut: 1024)
+                        return body(&e)
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func aForwardedRequestsLine() {
+        let text = withEntry { line($0) }
+        #expect(text == "2023-11-14T22:13:20.123Z client=10.0.0.5 method=GET target=\"/a?b=1\" version=HTTP/1.1 status=200 pool=web server=apache1 route=pinned duration_ms=1.234 response_ms=0.812 bytes_in=612 bytes_out=1024\n")
+    }
+
+    @Test func aLocalAnswerToAnIncompleteHead() {
+        let text = withEntry(method: "", target: "", server: "") { e -> String? in
+            e.versionMinor = nil
+            e.status = 400
+            e.route = .local
+            e.responseMicroseconds = nil
+            e.durationMicroseconds = 0
+            e.bytesIn = 30
+            e.bytesOut = 105
+            return line(e)
+        }
+        #expect(text == "2023-11-14T22:13:20.123Z client=10.0.0.5 method=- target=- version=- status=400 pool=- server=- route=local duration_ms=0.000 response_ms=- bytes_in=30 bytes_out=105\n")
+    }
+
+    @Test(arguments: [
+        ("/plain", "\"/plain\""),
+        ("/q?x=\"y\"", "\"/q?x=\\\"y\\\"\""),
+        ("/back\\slash", "\"/back\\\\slash\""),
+        ("/caf\u{e9}", "\"/caf\\xc3\\xa9\""),
+    ])
+    func targetsAreQuotedAndEscaped(target: String, written: String) {
+        let text = withEntry(target: target) { line($0) } ?? ""
+        #expect(text.contains(" target=\(written) "), "\(text)")
+    }
+
+    @Test func aTruncatedTargetSaysSo() {
+        let text = withEntry { e -> String? in
+            e.targetTruncated = true
+            e.status = 0
+            return line(e)
+        } ?? ""
+        #expect(text.contains(" target=\"/a?b=1\"... "))
+        #expect(text.contains(" status=- "))
+    }
+
+    @Test func aLineThatDoesNotFitIsNotWritten() {
+        #expect(withEntry { line($0, capacity: 100) } == nil)
+    }
+
+    @Test func theDateFollowsTheSecond() {
+        var writer = AccessLogWriter()
+        let out = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 1)
+        defer { out.deallocate() }
+        let stamps: [(UInt64, String)] = [(86_399_999, "1970-01-01T23:59:59.999Z"), (86_400_000, "1970-01-02T00:00:00.000Z"),
+                                          (86_400_001, "1970-01-02T00:00:00.001Z")]
+        for (ms, text) in stamps {
+            let n = withEntry { e -> Int in
+                e.wallMilliseconds = ms
+                return writer.write(e, into: out)
+            }
+            #expect(String(decoding: out[0..<n], as: UTF8.self).hasPrefix(text + " "))
+        }
+    }
+
+    @Test func linesFillOneBufferWhileTheOtherIsWritten() throws {
+        var log = AccessLog(fd: 99, clients: 2)
+        let client = Array("127.0.0.1".utf8)
+        func finish() {
+            client.withUnsafeBytes { log.finish(0, client: $0, status: 200, wallMilliseconds: 0, now: 10) }
+        }
+        finish()
+        #expect(log.nextWrite(now: 0, force: false) == nil, "a young, small buffer waits")
+        let firstWrite = log.nextWrite(now: 0, force: true)
+        let first = try #require(firstWrite)
+        #expect(log.writing && log.fillCount == 0)
+        finish()
+        #expect(log.nextWrite(now: 5000, force: true) == nil, "one write at a time")
+        // A short write: the rest goes next.
+        guard case .more(let rest) = log.written(Int32(first.count - 10)) else { Issue.record("expected the rest"); return }
+        #expect(rest.count == 10)
+        guard case .done = log.written(10) else { Issue.record("expected done"); return }
+        let secondWrite = log.nextWrite(now: 5000, force: false)
+        let second = try #require(secondWrite, "a second old: due")
+        #expect(second.count == first.count)
+        guard case .failed(let errno) = log.written(-28) else { Issue.record("expected a failure"); return }
+        #expect(errno == 28 && !log.writing)
+    }
+
+    @Test func aFullBufferIsHandedOverAndLinesBeyondBothAreDropped() {
+        var log = AccessLog(fd: 99, clients: 1)
+        let client = Array("127.0.0.1".utf8)
+        var lines = 0
+        while log.dropped == 0 {
+            client.withUnsafeBytes { log.finish(0, client: $0, status: 200, wallMilliseconds: 0, now: 10) }
+            lines += 1
+        }
+        // The first buffer filled and was handed over (awaiting its write);
+        // the second filled; the next line found no room.
+        #expect(log.writing && log.hasLines)
+        #expect(lines > 2 * (AccessLog.bufferSize / 200))
+        let handedOver = log.nextWrite(now: 0, force: false)
+        #expect(handedOver != nil && handedOver!.count > AccessLog.bufferSize - 200)
+    }
+
+    @Test func theRecordKeepsTheHeadsMethodAndTarget() throws {
+        var log = AccessLog(fd: 99, clients: 4)
+        let request = Array("POST /submit?id=7 HTTP/1.0\r\nHost: x\r\nContent-Length: 0\r\n\r\n".utf8)
+        var scanner = RequestHeadScanner(maxHeadBytes: 1024)
+        let result = request.withUnsafeBytes { scanner.scan($0, wanted: WantedHeaders(persistence: nil, hashKey: nil)) }
+        guard case .complete(let head) = result else { Issue.record("\(result)"); return }
+        request.withUnsafeBytes { log.begin(3, head: head, bytes: $0, now: 1000) }
+        let server = Array("pool=api server=b".utf8)
+        server.withUnsafeBytes { log.routed(3, server: $0, route: .balanced) }
+        log.responded(3, status: 201, now: 1500)
+        log.record(3).pointee.bytesIn = UInt64(request.count)
+        log.record(3).pointee.bytesOut = 99
+        Array("::1".utf8).withUnsafeBytes { log.finish(3, client: $0, status: 201, wallMilliseconds: 0, now: 3000) }
+        #expect(!log.record(3).pointee.active)
+        let write = log.nextWrite(now: 0, force: true)
+        let bytes = try #require(write)
+        #expect(String(decoding: bytes, as: UTF8.self) == "1970-01-01T00:00:00.000Z client=::1 method=POST target=\"/submit?id=7\" version=HTTP/1.0 status=201 pool=api server=b route=balanced duration_ms=2.000 response_ms=0.500 bytes_in=\(request.count) bytes_out=99\n")
+    }
+
+    @Test func localStatusesAreReadFromTheResponse() {
+        #expect(EventLoop.status(of: LocalResponses.badRequest) == 400)
+        #expect(EventLoop.status(of: LocalResponses.serviceUnavailable) == 503)
+        #expect(EventLoop.status(of: LocalResponse("nonsense")) == 0)
+    }
+}
