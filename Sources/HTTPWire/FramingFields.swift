@@ -77,6 +77,10 @@ struct FramingFields {
     var connectionClose = false
     var connectionKeepAlive = false
     var connectionUpgrade = false
+    /// Where the first `close` option starts, and how many there are
+    /// (saturating; only 0, 1 and more matter).
+    var closeOptionStart: Int32 = -1
+    var closeOptionCount: UInt8 = 0
 
     var contentLengthSeen: Bool { contentLength >= 0 }
 
@@ -161,6 +165,8 @@ struct FramingFields {
             let count = end &- start
             if equalsFolded(base, start, count, "close") {
                 connectionClose = true
+                if closeOptionCount == 0 { closeOptionStart = Int32(truncatingIfNeeded: start) }
+                closeOptionCount = closeOptionCount == .max ? .max : closeOptionCount &+ 1
             } else if equalsFolded(base, start, count, "keep-alive") {
                 connectionKeepAlive = true
             } else if equalsFolded(base, start, count, "upgrade") {

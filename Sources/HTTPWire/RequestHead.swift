@@ -23,6 +23,8 @@ public struct RequestHead: Equatable, Hashable, Sendable {
     @usableFromInline var storedMethodKind: HTTPMethod
     @usableFromInline var storedVersionMinor: UInt8
     @usableFromInline var flags: Flags = []
+    /// -1 when absent. Last, so that it fills the padding after `flags`.
+    @usableFromInline var closeOptionStart: Int32 = -1
 
     @usableFromInline
     enum BodyKind: UInt8, Sendable {
@@ -150,6 +152,18 @@ public struct RequestHead: Equatable, Hashable, Sendable {
         set { if newValue { flags.insert(.xffEmpty) } else { flags.remove(.xffEmpty) } }
     }
 
+    /// Where the `close` option of the Connection field starts (five bytes,
+    /// any case) when it is the one thing that makes an HTTP/1.1 request end
+    /// its connection: the head names `close` exactly once. A proxy may
+    /// overwrite those five bytes with spaces, which leaves an empty list
+    /// element (RFC 9110 §5.6.1), so that the request it forwards keeps the
+    /// server connection open while the client's connection still closes
+    /// after the response (`keepAlive` is false). nil otherwise.
+    @inlinable public var connectionCloseOption: Int? {
+        get { closeOptionStart < 0 ? nil : Int(closeOptionStart) }
+        set { closeOptionStart = newValue.map { Int32($0) } ?? -1 }
+    }
+
     @inlinable
     static func store(_ range: ByteRange?) -> (Int32, Int32) {
         guard let range else { return (0, -1) }
@@ -172,7 +186,8 @@ public struct RequestHead: Equatable, Hashable, Sendable {
         persistenceValue: ByteRange? = nil,
         hashKeyValue: ByteRange? = nil,
         xForwardedForInsertion: Int? = nil,
-        xForwardedForIsEmpty: Bool = false
+        xForwardedForIsEmpty: Bool = false,
+        connectionCloseOption: Int? = nil
     ) {
         storedHeadLength = Int32(headLength)
         methodStart = Int32(method.start)
@@ -190,6 +205,7 @@ public struct RequestHead: Equatable, Hashable, Sendable {
         self.hashKeyValue = hashKeyValue
         self.xForwardedForInsertion = xForwardedForInsertion
         self.xForwardedForIsEmpty = xForwardedForIsEmpty
+        self.connectionCloseOption = connectionCloseOption
     }
 }
 

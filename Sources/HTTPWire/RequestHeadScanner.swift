@@ -237,6 +237,7 @@ public struct RequestHeadScanner: Sendable {
         if minor == 1 && framing.connectionUpgrade && fields.upgradeHeaderSeen { flags.insert(.upgrade) }
         if minor == 1 && fields.expectContinueSeen { flags.insert(.expectContinue) }
         fields.head.flags = flags
+        if minor == 1 && framing.closeOptionCount == 1 { fields.head.closeOptionStart = framing.closeOptionStart }
         fields.head.storedHeadLength = Int32(truncatingIfNeeded: headLength)
         stage = .complete
         return .complete(fields.head)

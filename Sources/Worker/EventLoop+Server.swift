@@ -193,6 +193,13 @@ extension EventLoop {
         let total = headLength + bodyCount
         if accessLog.enabled { accessLog.record(c).pointee.bytesIn &+= UInt64(total) }
         let base = buffers.address(input.id) + Int(input.start)
+        let closeOption = Int(clients[c].exchange.connectionCloseOption)
+        if closeOption >= 0 {
+            // The client's `Connection: close` ends the client connection
+            // only; blanked, it leaves an empty list element for the server,
+            // whose connection goes back to the pool.
+            (base + closeOption).initializeMemory(as: UInt8.self, repeating: 0x20, count: 5)
+        }
         servers[t].sending = true
         servers[t].sendConsumed = UInt32(total)
         let service = services[Int(clients[c].service)]
@@ -438,7 +445,10 @@ extension EventLoop {
                     return
                 case .relayHead(let count):
                     countResponse(i, status: head.status)
-                    let added = draining ? announceClose(s, headLength: count) : 0
+                    // The client connection ends after this response: a
+                    // drain, or its `close` that the server did not see.
+                    let closing = draining || clients[c].exchange.connectionCloseOption >= 0
+                    let added = closing ? announceClose(s, headLength: count) : 0
                     relayResponseBody(i, s, after: count + added)
                     return
                 }
@@ -446,8 +456,8 @@ extension EventLoop {
         }
     }
 
-    /// While draining, the client connection closes after this response:
-    /// say so in its head (`Connection: close` before the blank line, so the
+    /// The client connection closes after this response (a drain, or the
+    /// client's own `close`, blanked for the server): say so in its head (`Connection: close` before the blank line, so the
     /// client sends nothing more on it), moving the bytes after it in place.
     /// Returns the bytes added: 0 when the buffer has no room for them
     /// (the connection still closes after the response).

@@ -89,6 +89,10 @@ struct Exchange {
     var response = BodyFramer(mode: .none)
     var requestKeepAlive = true
     var responseKeepAlive = true
+    /// Where the request's one `close` option sits in the head (-1: none).
+    /// It is blanked before the head goes to the server, so the server
+    /// connection can be pooled although the client's closes.
+    var connectionCloseOption: Int32 = -1
     var upgradeRequested = false
     /// Where the persistence value sits, relative to the head's start, for a
     /// second routing decision after a failed connect.
@@ -144,6 +148,7 @@ struct Exchange {
         clientVersionMinor = head.versionMinor
         request = BodyFramer(head.body)
         requestKeepAlive = head.keepAlive
+        connectionCloseOption = head.connectionCloseOption.map { Int32(truncatingIfNeeded: $0) } ?? -1
         upgradeRequested = head.upgrade
         persistenceValue = head.persistenceValue
         xForwardedForInsertion = head.xForwardedForInsertion
@@ -188,9 +193,15 @@ struct Exchange {
         requestKeepAlive && responseKeepAlive && requestSent && !serverPoisoned
     }
 
+    /// The request as the server gets it is persistent: the client's is, or
+    /// its `close` option is blanked on the way.
+    var serverRequestKeepAlive: Bool {
+        requestKeepAlive || connectionCloseOption >= 0
+    }
+
     /// The server connection may go back to the keep-alive pool.
     var serverReusable: Bool {
-        requestKeepAlive && responseKeepAlive && requestSent && responseReceived && !serverPoisoned
+        serverRequestKeepAlive && responseKeepAlive && requestSent && responseReceived && !serverPoisoned
             && !switchingToTunnel
     }
 

@@ -18,6 +18,9 @@ struct RequestExpectation: Sendable {
     /// The head after inserting ", 203.0.113.7" (or "203.0.113.7" into an
     /// empty value) at the X-Forwarded-For insertion point.
     var afterXFFInsertion: String?
+    /// The head after its `close` option is overwritten with five spaces;
+    /// nil when the head reports no option to blank.
+    var afterCloseBlanked: String?
     /// Bytes of the head; the whole input when nil.
     var headLength: Int?
 }
@@ -51,11 +54,19 @@ let validRequests: [ValidRequest] = [
     ValidRequest("HTTP/1.0 keep-alive and close: close wins", "GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n") {
         $0.versionMinor = 0; $0.host = nil; $0.keepAlive = false
     },
-    ValidRequest("HTTP/1.1 close", "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n") { $0.keepAlive = false },
+    ValidRequest("HTTP/1.1 close", "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n") {
+        $0.keepAlive = false; $0.afterCloseBlanked = "GET / HTTP/1.1\r\nHost: a\r\nConnection:      \r\n\r\n"
+    },
     ValidRequest("HTTP/1.1 CLOSE in a list with empty elements", "GET / HTTP/1.1\r\nHost: a\r\nConnection: ,, te ,\tCLOSE\t,\r\n\r\n") {
-        $0.keepAlive = false
+        $0.keepAlive = false; $0.afterCloseBlanked = "GET / HTTP/1.1\r\nHost: a\r\nConnection: ,, te ,\t     \t,\r\n\r\n"
     },
     ValidRequest("close in a second Connection line", "GET / HTTP/1.1\r\nHost: a\r\nConnection: te\r\nConnection: close\r\n\r\n") {
+        $0.keepAlive = false; $0.afterCloseBlanked = "GET / HTTP/1.1\r\nHost: a\r\nConnection: te\r\nConnection:      \r\n\r\n"
+    },
+    ValidRequest("HTTP/1.1 keep-alive and close", "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, close\r\n\r\n") {
+        $0.keepAlive = false; $0.afterCloseBlanked = "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive,      \r\n\r\n"
+    },
+    ValidRequest("close named twice is not blanked", "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\nConnection: Close\r\n\r\n") {
         $0.keepAlive = false
     },
     ValidRequest("closed is not close", "GET / HTTP/1.1\r\nHost: a\r\nConnection: closed, xclose\r\n\r\n"),
@@ -212,6 +223,14 @@ func validRequestScansAsExpected(_ request: ValidRequest) throws {
         #expect(String(decoding: inserted, as: UTF8.self) == expected)
     } else {
         #expect(head.xForwardedForInsertion == nil)
+    }
+    if let expected = e.afterCloseBlanked {
+        let offset = try #require(head.connectionCloseOption)
+        var blanked = raw
+        blanked.replaceSubrange(offset ..< offset + 5, with: bytes("     "))
+        #expect(String(decoding: blanked, as: UTF8.self) == expected)
+    } else {
+        #expect(head.connectionCloseOption == nil)
     }
 }
 

@@ -184,6 +184,27 @@ import Testing
         #expect(failed.count == 0, "of 1600, first: \(failed.prefix(3))")
     }
 
+    @Test func aClientsConnectionCloseEndsOnlyTheClientConnection() throws {
+        let fleet = try BackendFleet(names: ["apache1"])
+        let proxy = try ProxyUnderTest(fleet: fleet)
+        var serverConnections: [String] = []
+        for _ in 0..<3 {
+            let client = try proxy.connect()
+            try client.send("GET /echo HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            let response = try client.readResponse()
+            #expect(response.status == 200)
+            // The server saw the Connection line without its close option...
+            #expect(response.bodyText.contains("Connection:"))
+            #expect(!response.bodyText.lowercased().contains("close"))
+            // ...and the client is told its connection ends, and it does.
+            #expect(response.headerValues("Connection").contains("close"), "\(response.headers)")
+            serverConnections.append(try #require(response.header("X-Backend-Connection")))
+            #expect(client.isClosedByPeer())
+        }
+        // One server connection, pooled after each response.
+        #expect(Set(serverConnections).count == 1, "\(serverConnections)")
+    }
+
     @Test func aHalfClosedClientGetsEveryResponseItAskedFor() throws {
         let fleet = try BackendFleet(names: ["apache1"])
         let proxy = try ProxyUnderTest(fleet: fleet)

@@ -56,10 +56,10 @@ import Testing
 
 @Suite struct ExchangeTests {
     func request(method: HTTPMethod = .get, minor: UInt8 = 1, body: BodyFraming = .none,
-                 keepAlive: Bool = true, upgrade: Bool = false) -> RequestHead {
+                 keepAlive: Bool = true, upgrade: Bool = false, closeOption: Int? = nil) -> RequestHead {
         RequestHead(headLength: 40, method: ByteRange(start: 0, count: 3), methodKind: method,
                     target: ByteRange(start: 4, count: 1), versionMinor: minor, body: body, keepAlive: keepAlive,
-                    upgrade: upgrade)
+                    upgrade: upgrade, connectionCloseOption: closeOption)
     }
 
     func response(status: UInt16, body: BodyFraming = .contentLength(5), keepAlive: Bool = true) -> ResponseHead {
@@ -102,6 +102,24 @@ import Testing
         e.responseSent = true
         #expect(e.clientKeepAlive == clientKept)
         #expect(e.serverReusable == serverPooled)
+    }
+
+    @Test func aBlankedCloseOptionPoolsTheServerConnectionButClosesTheClient() {
+        var e = Exchange(head: request(keepAlive: false, closeOption: 30), hashKey: 0)
+        _ = e.responseHead(response(status: 200))
+        e.requestReceived = true
+        e.requestSent = true
+        e.responseReceived = true
+        e.responseSent = true
+        #expect(!e.clientKeepAlive)
+        #expect(e.serverReusable)
+        #expect(e.end(serverSendPending: false, serverHasLeftover: false, draining: false)
+            == .done(poolServer: true, keepClient: false))
+        var closing = Exchange(head: request(keepAlive: false, closeOption: 30), hashKey: 0)
+        _ = closing.responseHead(response(status: 200, keepAlive: false))
+        closing.requestSent = true
+        closing.responseReceived = true
+        #expect(!closing.serverReusable)
     }
 
     @Test func extraBytesAfterTheResponsePoisonTheServerConnection() {
