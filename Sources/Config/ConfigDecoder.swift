@@ -45,6 +45,8 @@ final class ConfigDecoder: NodeReader {
     private var usedMonitors: Set<String> = []
     private var usedPools: Set<String> = []
     private var listeners: [ListenKey: (owner: String, at: SourcePosition)] = [:]
+    /// The same keys in the order they appear, for messages that name one.
+    private var listenOrder: [ListenKey] = []
     /// Kinds with a reference that resolves to nothing: their "never used"
     /// warnings would only repeat that error.
     private var danglingKinds: Set<String> = []
@@ -232,16 +234,18 @@ final class ConfigDecoder: NodeReader {
         // 0.0.0.0:80 and 10.0.0.1:80 would both bind (SO_REUSEPORT), and
         // the specific one would silently take that address's traffic.
         let wildcard = { (a: IPAddress) in a.bytes == (0, 0) }
-        if let (other, first) = listeners.first(where: { k, _ in
+        // Within one virtual service both sockets feed the same service: harmless.
+        if let other = listenOrder.first(where: { k in
             k.port == key.port && k.address.family == key.address.family
-                && (wildcard(k.address) || wildcard(key.address))
-        }) {
+                && (wildcard(k.address) || wildcard(key.address)) && listeners[k]?.owner != owner
+        }), let first = listeners[other] {
             let shown = other.address.family == .v6 ? "[\(other.address)]:\(other.port)" : "\(other.address):\(other.port)"
             log.error(at, "listen: \(address) overlaps \(shown) of \(first.owner) at \(first.at): "
                 + "a wildcard address takes every address of its family on that port")
             return nil
         }
         listeners[key] = (owner, at)
+        listenOrder.append(key)
         return address
     }
 

@@ -50,6 +50,7 @@ struct HealthMonitor: ~Copyable {
     static let bufferSize = 64
     let completions = UnsafeMutableBufferPointer<Completion>.allocate(capacity: 256)
     var stopping = false
+    var nextUnmonitoredSweep: UInt64 = 0
     /// Plans replaced by a reload, freed once the kernel is done with their
     /// addresses and request bytes (their checks were cancelled).
     var retiredPlans: [(plan: Plan, buffers: UnsafeMutableRawPointer, freeAt: UInt64)] = []
@@ -175,6 +176,7 @@ struct HealthMonitor: ~Copyable {
                 return false
             }
             takePassiveReports(now: now)
+            clearUnmonitored(now: now)
             expireChecks(now: now)
             startDueChecks(now: now)
             try ring.submitAndWait(timeoutMilliseconds: waitLimit(now: now))
@@ -190,7 +192,10 @@ struct HealthMonitor: ~Copyable {
     /// a new table or a passive report is seen soon.
     func waitLimit(now: UInt64) -> UInt64 {
         var due = now + 100
-        for p in plan.probes {
+        // At the concurrency limit, due checks wait for a slot: only a
+        // deadline (or a completion) can free one.
+        let full = inFlight >= concurrency
+        for p in plan.probes where !(full && p.phase == .idle) {
             due = min(due, p.phase == .idle ? p.nextDue : p.deadline)
         }
         return due > now ? due - now : 0
@@ -203,13 +208,29 @@ struct HealthMonitor: ~Copyable {
         for server in plan.servers {
             let state = region.server(server.slot)
             guard state.down.contains(.byPassiveCheck) else { continue }
+            if state.mark(.byMonitor).contains(.byMonitor) {
+                // Already down by the checks: nothing new.
+                state.clear(.byPassiveCheck)
+                continue
+            }
             for p in server.probes {
                 plan.probes[p].verdict.forceDown()
                 if plan.probes[p].phase == .idle { plan.probes[p].nextDue = now }
             }
-            state.mark(.byMonitor)
             state.clear(.byPassiveCheck)
             log.warning("server \(server.label) is down: \(state.reason) (a worker's connect failed; \(plan.monitors[plan.probes[server.probes[0]].monitor].successfulChecks) passing checks bring it back)")
+        }
+    }
+
+    /// A worker routing with an older table may mark a server whose pool has
+    /// no monitor now: nothing checks it, so the bit is cleared here (once a
+    /// second is soon enough; the list can be long).
+    mutating func clearUnmonitored(now: UInt64) {
+        guard now >= nextUnmonitoredSweep else { return }
+        nextUnmonitoredSweep = now + 1_000
+        for (slot, label) in plan.unmonitored where region.server(slot).down.contains(.byPassiveCheck) {
+            region.server(slot).clear(.byPassiveCheck)
+            log.notice("server \(label) is up: its pool has no health monitor (a worker on an older table marked it)")
         }
     }
 

@@ -850,6 +850,7 @@ struct Supervisor {
     mutating func monitorEnded(exit: ChildExit) {
         let pid = monitor.pid
         monitor.pid = 0
+        region?.monitor.pid = 0
         region?.monitor.generation = WorkerSlot.offline  // never blocks reclamation
         guard case .running = phase else {
             if exit != .exited(0) && exit != .signaled(SIGTERM) { log.warning("health monitor (pid \(pid)) \(exit) while stopping") }

@@ -256,6 +256,7 @@ extension EventLoop {
             clients[c].exchange.reason = reason
             if accessLog.enabled { logRouted(i, server: server, reason: reason) }
             clients[c].exchange.retryAllowed = reason != .pinned || pools[Int(service.pool)].serverDown == .immediate
+            clients[c].exchange.monitored = pools[Int(service.pool)].monitored
             if let s = takePooled(server) {
                 clients[c].exchange.reusedConnection = true
                 attach(s, to: i)

@@ -67,8 +67,7 @@ extension EventLoop {
         }
         let i = servers[t].client
         if completion.result < 0 {
-            connectFailed(i, reason: completion.result == -ECONNREFUSED
-                ? DownReason(.passiveConnectRefused) : DownReason(.socketError, detail: UInt16(clamping: -completion.result)))
+            connectFailed(i, reason: EventLoop.serverFault(connectResult: completion.result))
             return
         }
         servers[t].established = true
@@ -76,6 +75,18 @@ extension EventLoop {
         servers[t].phase = .attached
         clients[Int(i)].phase = .exchanging
         sendRequestHead(i)
+    }
+
+    /// Why a failed connect says the server is down, or nil when the failure
+    /// is this machine's own (out of ports, buffers or memory): those must
+    /// not take healthy servers out of rotation.
+    static func serverFault(connectResult result: Int32) -> DownReason? {
+        switch -result {
+        case ECONNREFUSED: return DownReason(.passiveConnectRefused)
+        case ETIMEDOUT: return DownReason(.passiveConnectTimeout)
+        case EHOSTUNREACH, ENETUNREACH, ECONNRESET: return DownReason(.socketError, detail: UInt16(clamping: -result))
+        default: return nil
+        }
     }
 
     /// A connect was refused or timed out: nothing reached the server, so the
@@ -89,14 +100,15 @@ extension EventLoop {
             count(.connectFailures, server: servers[Int(s)].server, generation: servers[Int(s)].tableGeneration,
                   stateSlot: servers[Int(s)].stateSlot)
         }
-        if let reason, let region, clients[c].exchange.stateSlot != .max,
-           pools[Int(services[Int(clients[c].service)].pool)].monitored {
+        if let reason, let region, clients[c].exchange.stateSlot != .max, clients[c].exchange.monitored {
             let state = region.server(clients[c].exchange.stateSlot)
-            if state.mark(.byPassiveCheck).isEmpty {
-                // This worker saw it first: say why, once.
+            // A server already down (`never` still sends to it) is the
+            // monitor's to bring back; nothing new to report.
+            if !state.isDown {
+                // Why and when first, so the monitor never logs an older reason.
                 state.reason = reason
                 state.changedAtMs = Posix.wallClockMilliseconds()
-                state.add(.stateChanges)
+                if state.mark(.byPassiveCheck).isEmpty { state.add(.stateChanges) }
             }
         }
         var failed = clients[c].exchange.server

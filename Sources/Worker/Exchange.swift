@@ -115,6 +115,9 @@ struct Exchange {
     /// The request went out on an idle pooled connection (which the server
     /// may have closed meanwhile).
     var reusedConnection = false
+    /// The pool it was routed in has a health monitor (passive detection
+    /// applies), as of the table it was routed with.
+    var monitored = false
 
     /// Where X-Forwarded-For's ", ADDR" goes in the head; nil: a new line.
     var xForwardedForInsertion: Int? = nil

@@ -28,9 +28,47 @@ struct DemoOptions: ParsableArguments {
         return "\(base)/tether-demo-\(getuid())"
     }
 
-    var runtimeDirectory: String { dir + "/run" }
-    func pidFile(_ name: String) -> String { "\(dir)/\(name).pid" }
-    var serversFile: String { dir + "/servers" }
+    /// `dir` made absolute (the configuration needs an absolute runtime_dir).
+    var directory: String {
+        dir.hasPrefix("/") ? dir : FileManager.default.currentDirectoryPath + "/" + dir
+    }
+    var runtimeDirectory: String { directory + "/run" }
+    func pidFile(_ name: String) -> String { "\(directory)/\(name).pid" }
+    var serversFile: String { directory + "/servers" }
+    var demoPIDFile: String { directory + "/demo.pid" }
+    var configFile: String { directory + "/tether.yaml" }
+
+    /// Makes the demo's directory: a new one (mode 0700, ours), or one an
+    /// earlier demo left behind (its files are replaced). Anything else is
+    /// refused: the demo never deletes a directory it did not make.
+    func prepareDirectory() throws {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        if fm.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            let attributes = try fm.attributesOfItem(atPath: directory)
+            let owner = (attributes[.ownerAccountID] as? NSNumber)?.uint32Value
+            let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue ?? 0o777
+            let empty = (try? fm.contentsOfDirectory(atPath: directory))?.isEmpty ?? false
+            guard isDirectory.boolValue, owner == getuid(), mode & 0o077 == 0,
+                  fm.fileExists(atPath: demoPIDFile) || empty else {
+                throw DemoError("\(directory) exists and is not an earlier demo's directory (mode 0700, yours, with demo.pid); "
+                    + "pick another with --dir")
+            }
+            removeFiles()
+        } else {
+            try fm.createDirectory(atPath: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        }
+    }
+
+    /// Removes what the demo wrote, then the directory if that left it empty.
+    func removeFiles() {
+        let fm = FileManager.default
+        for name in ["apache1", "apache2", "apache3"] { try? fm.removeItem(atPath: pidFile(name)) }
+        for path in [serversFile, configFile, runtimeDirectory + "/state", runtimeDirectory + "/tether.pid", demoPIDFile] {
+            try? fm.removeItem(atPath: path)
+        }
+        rmdir(runtimeDirectory)
+    }
 }
 
 /// The demo servers: name, header value, port.
@@ -71,20 +109,24 @@ struct DemoServe: ParsableCommand {
         }
         let servers = DemoServers(ports: ports)
         let fm = FileManager.default
-        if let pid = DemoProcesses.livePID(in: options.dir + "/demo.pid") {
-            printError("tether demo: a demo is already running (pid \(pid), \(options.dir)); stop it with Ctrl-C first")
+        if let pid = DemoProcesses.livePID(in: options.demoPIDFile) {
+            printError("tether demo: a demo is already running (pid \(pid), \(options.directory)); stop it with Ctrl-C first")
             throw ExitCode(1)
         }
         for p in [port] + ports where !DemoProcesses.portIsFree(p) {
             printError("tether demo: 127.0.0.1:\(p) is in use; pick others with --port / --server-ports")
             throw ExitCode(1)
         }
-        try? fm.removeItem(atPath: options.dir)
-        try fm.createDirectory(atPath: options.dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        try "\(getpid())\n".write(toFile: options.dir + "/demo.pid", atomically: true, encoding: .utf8)
+        do {
+            try options.prepareDirectory()
+        } catch {
+            printError("tether demo: \(error)")
+            throw ExitCode(1)
+        }
+        try "\(getpid())\n".write(toFile: options.demoPIDFile, atomically: true, encoding: .utf8)
         try servers.entries.map { "\($0.name) \($0.port)" }.joined(separator: "\n")
             .write(toFile: options.serversFile, atomically: true, encoding: .utf8)
-        let configPath = options.dir + "/tether.yaml"
+        let configPath = options.configFile
         try DemoServe.config(port: port, servers: servers, runtimeDirectory: options.runtimeDirectory)
             .write(toFile: configPath, atomically: true, encoding: .utf8)
 
@@ -102,7 +144,8 @@ struct DemoServe: ParsableCommand {
         defer {
             sources.forEach { $0.cancel() }
             processes.stopAll()
-            try? fm.removeItem(atPath: options.dir)
+            options.removeFiles()
+            rmdir(options.directory)
         }
 
         do {
@@ -110,7 +153,8 @@ struct DemoServe: ParsableCommand {
                 try processes.startServer(server.name, port: server.port)
             }
             try processes.startProxy(config: configPath)
-            guard DemoProcesses.waitForPort(port, timeout: 30) else {
+            let proxyUp = DemoProcesses.waitUntil(timeout: 30) { DemoProcesses.portAccepts(port) || !processes.proxyIsRunning }
+            guard proxyUp && processes.proxyIsRunning else {
                 printError("tether demo: the proxy did not start listening on 127.0.0.1:\(port)")
                 throw ExitCode(1)
             }
@@ -139,7 +183,7 @@ struct DemoServe: ParsableCommand {
         """
         # tether demo: DESIGN.md's example on loopback.
         workers: auto
-        runtime_dir: \(runtimeDirectory)
+        runtime_dir: "\(runtimeDirectory.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))"
         drain_timeout: 2s
 
         persistence_profiles:
@@ -180,7 +224,7 @@ struct DemoServe: ParsableCommand {
     static func guide(port: UInt16, servers: DemoServers, binary: String, options: DemoOptions,
                       defaultDirectory: Bool, configPath: String) -> String {
         let url = "http://127.0.0.1:\(port)"
-        let dir = defaultDirectory ? "" : " --dir \(options.dir)"
+        let dir = defaultDirectory ? "" : " --dir '\(options.directory)'"
         func line(_ command: String, _ result: String) -> String {
             let padded = command.count < 64 ? command + String(repeating: " ", count: 64 - command.count) : command + "  "
             return "  $ \(padded)# → \(result)"
@@ -334,8 +378,8 @@ struct DemoProcesses {
     }
 
     static func runningDemo(_ options: DemoOptions) throws -> DemoServers {
-        guard livePID(in: options.dir + "/demo.pid") != nil, let servers = try? DemoServers(file: options.serversFile) else {
-            printError("tether demo: no demo is running in \(options.dir); start one with `tether demo`")
+        guard livePID(in: options.demoPIDFile) != nil, let servers = try? DemoServers(file: options.serversFile) else {
+            printError("tether demo: no demo is running in \(options.directory); start one with `tether demo`")
             throw ExitCode(1)
         }
         return servers

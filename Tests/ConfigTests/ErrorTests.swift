@@ -297,7 +297,7 @@ let errorCases: [ErrorCase] = [
     ]),
     ErrorCase(name: "a wildcard listen address overlaps a specific one", yaml: minimalPool + """
           - { name: api, pool: web, listen: ["10.0.0.1:80", "[::1]:80", "127.0.0.1:81"] }
-          - { name: api2, pool: web, listen: ["[::]:80", "0.0.0.0:81", "[::]:82"] }
+          - { name: api2, pool: web, listen: ["[::]:80", "0.0.0.0:81", "[::]:82", "[::1]:82"] }
         """, expected: [
         "t.yaml:7:38: listen: 10.0.0.1:80 overlaps 0.0.0.0:80 of virtual service 'www' at 6:27: a wildcard address takes every address of its family on that port",
         "t.yaml:8:39: listen: [::]:80 overlaps [::1]:80 of virtual service 'api' at 7:53: a wildcard address takes every address of its family on that port",

@@ -41,6 +41,20 @@ import Testing
         for p in [port] + serverPorts { #expect(!Self.accepts(p), "127.0.0.1:\(p) still accepts after the demo stopped") }
     }
 
+    @Test func aDirectoryThatIsNotADemosIsNeverTouched() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tether-demo-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "precious\n".write(toFile: dir + "/notes.txt", atomically: true, encoding: .utf8)
+        let ports = try (0..<4).map { _ in try freeLoopbackPort() }
+        let demo = try ManagedProcess(
+            arguments: ["demo", "--dir", dir, "--port", "\(ports[0])", "--server-ports", ports[1...].map(String.init).joined(separator: ",")],
+            label: "tether demo")
+        #expect(try demo.waitForExit(timeout: .seconds(20)) == .exited(1))
+        #expect(demo.stderr.contains("exists and is not an earlier demo's directory"), "\(demo.stderr)")
+        #expect(try String(contentsOfFile: dir + "/notes.txt", encoding: .utf8) == "precious\n")
+    }
+
     @Test func stopWithoutARunningDemoSaysSo() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tether-demo-\(UUID().uuidString)").path
         let command = try ManagedProcess(arguments: ["demo", "stop", "apache2", "--dir", dir], label: "tether demo stop")
