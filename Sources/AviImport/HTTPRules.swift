@@ -5,19 +5,7 @@ import Config
 /// about that one setting instead of a configuration that fails to load.
 /// (The converted file is validated by `ConfigLoader` all the same.)
 enum HTTPRules {
-    static func isTokenByte(_ b: UInt8) -> Bool {
-        switch b {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-             UInt8(ascii: "A")...UInt8(ascii: "Z"):
-            return true
-        default:
-            return "!#$%&'*+-.^_`|~".utf8.contains(b)
-        }
-    }
-
-    static func isHeaderName(_ s: String) -> Bool {
-        !s.isEmpty && s.utf8.allSatisfy(isTokenByte)
-    }
+    static func isHeaderName(_ s: String) -> Bool { HTTPSyntax.isToken(s) }
 
     /// Why `value` cannot be a server's header_value, or nil.
     static func headerValueProblem(_ value: String) -> String? {
@@ -57,30 +45,13 @@ enum HTTPRules {
             }
             headerLines = fields + headerLines
         }
-        let method = words[0], target = words[1], version = words[2]
-        guard isHeaderName(method) else { return .failure(.init("method '\(method)' is not an HTTP method")) }
-        guard target.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }),
-              target.hasPrefix("/") || target == "*" || target.lowercased().hasPrefix("http://") else {
-            return .failure(.init("target '\(target)' must be visible ASCII starting with '/'"))
+        // The loader's own parser judges the rest, as `tether check` will.
+        let canonical = ([words[0...2].joined(separator: " ")] + headerLines).joined(separator: "\r\n")
+        do {
+            return .success(try HTTPSyntax.parseCheckRequest(canonical))
+        } catch {
+            return .failure(.init(error.message))
         }
-        guard version == "HTTP/1.1" || version == "HTTP/1.0" else {
-            return .failure(.init("version '\(version)' is not HTTP/1.1 or HTTP/1.0"))
-        }
-        var headers: [HeaderField] = []
-        for line in headerLines {
-            guard let colon = line.firstIndex(of: ":") else { return .failure(.init("header line '\(line)' is not 'Name: value'")) }
-            let name = String(line[..<colon])
-            guard isHeaderName(name) else { return .failure(.init("'\(name)' is not a header name")) }
-            let value = String(line[line.index(after: colon)...]).trimmingSpaces
-            guard value.unicodeScalars.allSatisfy({ ($0.value >= 0x20 && $0.value <= 0x7E) || $0 == "\t" }) else {
-                return .failure(.init("header '\(name)' has characters other than visible ASCII"))
-            }
-            if ["content-length", "transfer-encoding"].contains(name.lowercased()) {
-                return .failure(.init("header '\(name)': tether's check requests have no body"))
-            }
-            headers.append(HeaderField(name: name, value: value))
-        }
-        return .success(HTTPCheckRequest(method: method, target: target, version: version, headers: headers))
     }
 
     struct CheckRequestProblem: Error {

@@ -1,7 +1,9 @@
 /// The pieces of HTTP syntax a configuration carries (RFC 9110, RFC 3986).
-enum HTTPSyntax {
+/// Public for what converts other products' configurations (AviImport), so
+/// that a value is judged by the same rules the loader applies.
+public enum HTTPSyntax {
     /// `tchar` of RFC 9110 §5.6.2.
-    static func isTokenByte(_ b: UInt8) -> Bool {
+    public static func isTokenByte(_ b: UInt8) -> Bool {
         switch b {
         case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"),
              UInt8(ascii: "A")...UInt8(ascii: "Z"):
@@ -11,7 +13,7 @@ enum HTTPSyntax {
         }
     }
 
-    static func isToken(_ s: String) -> Bool {
+    public static func isToken(_ s: String) -> Bool {
         !s.isEmpty && s.utf8.allSatisfy(isTokenByte)
     }
 
@@ -73,7 +75,7 @@ enum HTTPSyntax {
 
     /// Parses a health check's `request`: a request line, then optional
     /// header fields, one per line (LF or CRLF).
-    static func parseCheckRequest(_ text: String) throws(ValueProblem) -> HTTPCheckRequest {
+    public static func parseCheckRequest(_ text: String) throws(ValueProblem) -> HTTPCheckRequest {
         // "\r\n" is one Character, so split on scalars.
         var lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { line in
             Substring(line.last == "\r" ? line.dropLast() : line)

@@ -1,6 +1,6 @@
 /// A value that cannot be read; `message` says why, for a diagnostic.
-struct ValueProblem: Error, Equatable {
-    let message: String
+public struct ValueProblem: Error, Equatable {
+    public let message: String
 
     init(_ message: String) {
         self.message = message

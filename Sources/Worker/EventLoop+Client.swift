@@ -115,27 +115,37 @@ extension EventLoop {
         UserData(kind: op.rawValue, slot: i, generation: clients[Int(i)].generation)
     }
 
-    mutating func clientReceived(_ completion: Completion) {
+    /// The start of every client receive completion, plain or TLS: a stale
+    /// one gives its buffer back, a closed connection finishes, a receive
+    /// that found no provided buffer waits for one. Returns the result to
+    /// act on, or nil when that was all.
+    @inline(__always)
+    mutating func takeClientReceive(_ completion: Completion) -> Int32? {
         let i = completion.userData.slot, c = Int(i)
         guard clients[c].generation == completion.userData.generation else {
             if let b = completion.bufferID { buffers.release(BufferID(b)) }
-            return
+            return nil
         }
         clients[c].receiving = false
         if clients[c].phase == .closed {
             if let b = completion.bufferID { buffers.release(BufferID(b)) }
             buffers.releaseInput(&clients[c].input)
             freeClientIfDone(i)
-            return
+            return nil
         }
-        let n = completion.result
+        if completion.result == -ENOBUFS {
+            clients[c].waitingForBuffer = true
+            waitForBuffer(timerID: i)
+            return nil
+        }
+        return completion.result
+    }
+
+    mutating func clientReceived(_ completion: Completion) {
+        let i = completion.userData.slot
+        guard let n = takeClientReceive(completion) else { return }
         if n < 0 {
-            if n == -ENOBUFS {
-                clients[c].waitingForBuffer = true
-                waitForBuffer(timerID: i)
-            } else {
-                clientVanished(i)
-            }
+            clientVanished(i)
             return
         }
         if n == 0 {

@@ -71,24 +71,8 @@ extension EventLoop {
 
     mutating func tlsReceived(_ completion: Completion) {
         let i = completion.userData.slot, c = Int(i)
-        guard clients[c].generation == completion.userData.generation else {
-            if let b = completion.bufferID { buffers.release(BufferID(b)) }
-            return
-        }
-        clients[c].receiving = false
-        if clients[c].phase == .closed {
-            if let b = completion.bufferID { buffers.release(BufferID(b)) }
-            buffers.releaseInput(&clients[c].input)
-            freeClientIfDone(i)
-            return
-        }
-        let n = completion.result
+        guard let n = takeClientReceive(completion) else { return }
         if n < 0 {
-            if n == -ENOBUFS {
-                clients[c].waitingForBuffer = true
-                waitForBuffer(timerID: i)
-                return
-            }
             tlsPeerLeft(i)
             clientVanished(i)
             return

@@ -276,11 +276,7 @@ struct DemoStop: ParsableCommand {
     @Argument(help: "apache1, apache2 or apache3.") var name: String
 
     func run() throws {
-        let servers = try DemoProcesses.runningDemo(options)
-        guard let port = servers.port(of: name) else {
-            printError("tether demo: no demo server named \(name) (\(servers.entries.map(\.name).joined(separator: ", ")))")
-            throw ExitCode(2)
-        }
+        let port = try DemoProcesses.port(of: name, options)
         guard let pid = DemoProcesses.livePID(in: options.pidFile(name)) else {
             print("\(name) is already stopped")
             return
@@ -307,11 +303,7 @@ struct DemoStart: ParsableCommand {
     @Argument(help: "apache1, apache2 or apache3.") var name: String
 
     func run() throws {
-        let servers = try DemoProcesses.runningDemo(options)
-        guard let port = servers.port(of: name) else {
-            printError("tether demo: no demo server named \(name) (\(servers.entries.map(\.name).joined(separator: ", ")))")
-            throw ExitCode(2)
-        }
+        let port = try DemoProcesses.port(of: name, options)
         if DemoProcesses.livePID(in: options.pidFile(name)) == nil {
             var processes = DemoProcesses(options: options)
             try processes.startServer(name, port: port)
@@ -375,6 +367,17 @@ struct DemoProcesses {
             if let pid = DemoProcesses.livePID(in: options.pidFile(name)) { kill(pid, SIGTERM) }
         }
         for child in children where child.isRunning { child.waitUntilExit() }
+    }
+
+    /// The port of demo server `name` of the running demo; exits with a
+    /// message when there is no demo or no such server.
+    static func port(of name: String, _ options: DemoOptions) throws -> UInt16 {
+        let servers = try runningDemo(options)
+        guard let port = servers.port(of: name) else {
+            printError("tether demo: no demo server named \(name) (\(servers.entries.map(\.name).joined(separator: ", ")))")
+            throw ExitCode(2)
+        }
+        return port
     }
 
     static func runningDemo(_ options: DemoOptions) throws -> DemoServers {

@@ -107,7 +107,7 @@ import Testing
                                                         expectedStatus: [.class(2)]))
         #expect(warnings == [
             "HealthMonitor 'm': field 'http_monitor.http_request' (\"GET /x HTTP/2\") is not a request tether can send "
-                + "(version 'HTTP/2' is not HTTP/1.1 or HTTP/1.0); Avi's default GET / HTTP/1.0 is used",
+                + "(version 'HTTP/2' must be HTTP/1.1 or HTTP/1.0); Avi's default GET / HTTP/1.0 is used",
         ])
     }
 
