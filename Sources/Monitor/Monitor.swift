@@ -85,13 +85,26 @@ struct HealthMonitor: ~Copyable {
 
     // MARK: Plans
 
-    /// Makes `table` the one whose servers are checked. Verdicts of probes
-    /// that survive (same server slot, same monitor settings) are kept;
-    /// checks in flight are abandoned and run again.
+    /// Makes `table` the one whose servers are checked. A table that checks
+    /// exactly what the current plan checks (a reload of routing only) just
+    /// moves the generation on: checks in flight carry on, so reloads more
+    /// frequent than a timeout cannot keep a check from ever finishing.
+    /// Otherwise verdicts of probes that survive (same server slot, same
+    /// monitor settings) are kept, and checks in flight run again.
     mutating func install(_ table: RoutingTableView, generation: UInt64, now: UInt64) {
         for s in 0..<table.serverCount where Int(table.server(UInt32(s)).stateSlot) >= region.serverCapacity {
             log.error("table generation \(generation) refused: server state slot \(table.server(UInt32(s)).stateSlot) is beyond the \(region.serverCapacity) shared slots")
             refusedGeneration = generation
+            return
+        }
+        let region = region
+        let candidate = Plan(table: table, now: now, previous: plan.carried,
+                             initiallyDown: { region.server($0).down.contains(.byMonitor) })
+        if self.generation != 0 && candidate.checksTheSame(as: plan) {
+            candidate.release()
+            self.generation = generation
+            region.monitor.generation = generation
+            log.info("table generation \(generation): the same checks; none interrupted")
             return
         }
         for i in plan.probes.indices where plan.probes[i].fd >= 0 {
@@ -99,12 +112,9 @@ struct HealthMonitor: ~Copyable {
             plan.probes[i].fd = -1
         }
         inFlight = 0
-        let previous = plan.carried
         // Receives of cancelled checks may still land in the old buffers.
         retiredPlans.append((plan, buffers, now + 10_000))
-        let region = region
-        plan = Plan(table: table, now: now, previous: previous,
-                    initiallyDown: { region.server($0).down.contains(.byMonitor) })
+        plan = candidate
         buffers = .allocate(byteCount: max(1, plan.probes.count) * HealthMonitor.bufferSize, alignment: 8)
         self.generation = generation
         region.monitor.generation = generation

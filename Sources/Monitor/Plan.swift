@@ -113,6 +113,23 @@ struct Plan {
         for p in storage { p.deallocate() }
     }
 
+    /// Whether `other` checks exactly what this plan checks (same servers,
+    /// addresses, monitors, requests and names): a reload that changed only
+    /// routing then leaves every check, in flight or not, alone.
+    func checksTheSame(as other: Plan) -> Bool {
+        guard probes.count == other.probes.count, monitors == other.monitors,
+              servers.map(\.label) == other.servers.map(\.label), servers.map(\.probes) == other.servers.map(\.probes),
+              unmonitored.map(\.slot) == other.unmonitored.map(\.slot),
+              unmonitored.map(\.label) == other.unmonitored.map(\.label) else { return false }
+        for (a, b) in zip(probes, other.probes) {
+            guard a.slot == b.slot, a.monitor == b.monitor,
+                  a.request.elementsEqual(b.request),
+                  withUnsafeBytes(of: a.address.pointee.storage, { x in
+                      withUnsafeBytes(of: b.address.pointee.storage) { y in x.elementsEqual(y) } }) else { return false }
+        }
+        return true
+    }
+
     static func hostPort(_ address: IPAddress, _ port: UInt16) -> String {
         address.family == .v6 ? "[\(address)]:\(port)" : "\(address):\(port)"
     }

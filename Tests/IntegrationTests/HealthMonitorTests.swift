@@ -173,7 +173,7 @@ import Testing
         options.headerValues = ["server1", "server2", "server3-renamed"]
         try proxy.writeConfig(options)
         #expect(try proxy.reload().status == .exited(0))
-        try proxy.process.waitForLine(containing: "(1 monitor, table generation 2)", in: .stderr)
+        try proxy.process.waitForLine(containing: "table generation 2: the same checks; none interrupted", in: .stderr)
         #expect(try Self.answer(proxy, pinnedTo: "server2") != "apache2")
         #expect(try Self.answer(proxy, pinnedTo: "server3-renamed") == "apache3")
 
@@ -184,6 +184,27 @@ import Testing
         try proxy.process.waitForLine(containing: "\(Self.label(fleet, "apache2")) is up: its pool has no health monitor", in: .stderr)
         #expect(try Self.answer(proxy, pinnedTo: "server2") == "apache2")
         #expect(proxy.process.stderr.components(separatedBy: down).count == 2)
+    }
+
+    @Test func reloadsFasterThanTheTimeoutDoNotHideAFrozenServer() throws {
+        let fleet = try BackendFleet(names: ["apache1", "apache2"])
+        var options = ProxyUnderTest.Options()
+        options.healthMonitor = "type: http, interval: 1500ms, timeout: 1s, successful_checks: 1, failed_checks: 1, request: \"GET /healthz HTTP/1.1\""
+        let proxy = try ProxyUnderTest(fleet: fleet, options: options)
+        try proxy.process.waitForLine(containing: "msg=\"checking 2 servers", in: .stderr)
+        try fleet["apache1"].process.send(signal: SIGSTOP)
+        defer { try? fleet["apache1"].process.send(signal: SIGCONT) }
+        // Routing-only reloads, each well inside the check's 1 s timeout.
+        let down = "\(Self.label(fleet, "apache1")) is down: no response within the timeout"
+        var flip = false
+        let found = try eventually(timeout: .seconds(20)) {
+            flip.toggle()
+            options.headerValues = flip ? ["server1", "server2b"] : ["server1", "server2"]
+            try proxy.writeConfig(options)
+            #expect(try proxy.reload().status == .exited(0))
+            return proxy.process.stderr.contains(down)
+        }
+        #expect(found, "\(proxy.process.stderr)")
     }
 
     @Test(arguments: ["local_response", "close", "redirect"])
