@@ -108,7 +108,6 @@ struct DemoServe: ParsableCommand {
             throw ExitCode(2)
         }
         let servers = DemoServers(ports: ports)
-        let fm = FileManager.default
         if let pid = DemoProcesses.livePID(in: options.demoPIDFile) {
             printError("tether demo: a demo is already running (pid \(pid), \(options.directory)); stop it with Ctrl-C first")
             throw ExitCode(1)
