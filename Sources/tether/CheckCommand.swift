@@ -119,6 +119,16 @@ struct Summary {
             }
             if pool.maxConnectionsPerServer > 0 { line += "  limit \(pool.maxConnectionsPerServer)/server" }
             lines.append(line)
+            for m in pool.healthMonitors.map({ spec.healthMonitors[$0] }) {
+                let what: String
+                switch m.check {
+                case .tcp: what = "tcp connect"
+                case .http(let request, _, _): what = "http \(request.split(separator: "\r\n").first ?? "")"
+                }
+                lines.append("    monitor \(m.name): \(what), every \(m.intervalMs) ms, timeout \(m.timeoutMs) ms, "
+                             + "down after \(m.failedChecks) failed, up after \(m.successfulChecks) passed")
+            }
+            if pool.healthMonitors.isEmpty { lines.append("    no health monitor: servers count as up") }
             for s in pool.servers.prefix(8) {
                 let address = s.address.family == .v6 ? "[\(s.address)]" : "\(s.address)"
                 lines.append("    \(s.name)  \(address):\(s.port)"

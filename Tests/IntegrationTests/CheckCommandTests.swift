@@ -21,6 +21,7 @@ import Testing
         #expect(p.stdout.contains("configuration OK: 1 virtual service, 1 pool, 3 servers, 3 header values"))
         #expect(p.stdout.contains("www  listen 127.0.0.1:8080  →  pool web"))
         #expect(p.stdout.contains("apache2  127.0.0.1:9002  header_value server2"))
+        #expect(p.stdout.contains("monitor http-health: http GET /healthz HTTP/1.1, every 10000 ms, timeout 4000 ms, down after 2 failed, up after 2 passed"), "\(p.stdout)")
         #expect(p.stdout.contains("routing table: "))
         #expect(p.stderr.isEmpty, "\(p.stderr)")
     }
