@@ -80,8 +80,13 @@ final class AdminServer: @unchecked Sendable {
     }
 
     /// Serves `listener` from now on (-1: none), closing the previous one.
+    /// A listener handed over earlier that the thread has not taken yet is
+    /// closed here, so two moves in a row leak no socket.
     func replace(listener: CInt) {
-        control.withLock { $0.newListener = listener }
+        control.withLock { c in
+            if let pending = c.newListener, pending >= 0, pending != listener { Posix.close(pending) }
+            c.newListener = listener
+        }
         Posix.signalEvent(wake)
     }
 
@@ -131,6 +136,8 @@ struct AdminLoop {
     var view: RoutingTableView? = nil
     var viewGeneration: UInt64 = 0
     var lastErrorLog: UInt64 = 0
+    /// After an accept error, the listener is left alone this long.
+    var acceptPausedUntil: UInt64 = 0
 
     mutating func run(_ server: AdminServer) {
         defer {
@@ -142,6 +149,7 @@ struct AdminLoop {
         while true {
             var fds = [pollfd(fd: server.wake, events: Int16(POLLIN), revents: 0)]
             let listening = listener >= 0 && connections.count < AdminServer.maxConnections
+                && Posix.monotonicMilliseconds() >= acceptPausedUntil
             if listening { fds.append(pollfd(fd: listener, events: Int16(POLLIN), revents: 0)) }
             let first = fds.count
             for c in connections {
@@ -151,6 +159,10 @@ struct AdminLoop {
             let now = Posix.monotonicMilliseconds()
             if let next = connections.map(\.deadline).min() {
                 timeout = CInt(min(next > now ? next - now : 0, 60_000)) + 1
+            }
+            if listener >= 0 && acceptPausedUntil > now {
+                let pause = CInt(acceptPausedUntil - now) + 1
+                timeout = timeout < 0 ? pause : min(timeout, pause)
             }
             do {
                 _ = try Posix.pollDescriptors(&fds, timeoutMilliseconds: timeout)
@@ -172,7 +184,12 @@ struct AdminLoop {
                 expire(&list[k], now: after)
             }
             connections = list.filter { $0.phase != .closed }
-            if listening && fds[1].revents != 0 { acceptAll(now: after) }
+            // The listener polled, if it is still the one (a reload may have
+            // replaced or removed it in `takeControl` above), and not while
+            // an accept error (out of descriptors) waits out its pause.
+            if listening && fds[1].revents != 0 && fds[1].fd == listener && after >= acceptPausedUntil {
+                acceptAll(now: after)
+            }
         }
     }
 
@@ -200,9 +217,10 @@ struct AdminLoop {
                 guard let fd = try Posix.accept(listener) else { return }
                 connections.append(AdminConnection(fd: fd, deadline: now + AdminServer.requestMilliseconds))
             } catch {
-                // Out of descriptors or memory: the queue keeps the client
-                // until the next wake.
+                // Out of descriptors or memory: the queue keeps the client;
+                // try again in 100 ms rather than spin on a readable listener.
                 logRarely("admin endpoint: \(error)")
+                acceptPausedUntil = now + 100
                 return
             }
         }

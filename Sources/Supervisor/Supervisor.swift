@@ -378,8 +378,10 @@ struct Supervisor {
         log.write(migration.level, { migration.message }, [:])
         if let user = configuration.user { try dropPrivileges(to: user) }
         if adminListener >= 0, let address = adminAddress {
-            try startAdmin(listener: adminListener, address: address, table: configuration.tableImage)
+            // startAdmin owns the socket from here, closing it if it fails.
+            let listener = adminListener
             adminListener = -1
+            try startAdmin(listener: listener, address: address, table: configuration.tableImage)
         }
         let now = Posix.monotonicMilliseconds()
         for i in slots.indices { start(i, now: now) }

@@ -400,6 +400,12 @@ struct EventLoop: ~Copyable {
             if buffers.publish() > 0 { rearmStarved() }
             if draining && (openClients == 0 || now >= drainDeadline) { break }
         }
+        // Past the drain timeout: what still runs is cut off, and its
+        // requests stop counting against their servers (in flight and open
+        // connections live in shared memory and outlive this process).
+        for i in 0..<clientCapacity where clients[i].phase != .free && clients[i].phase != .closed {
+            closeClient(UInt32(i))
+        }
         closeAllServerConnections()
         if let region { publishCounters(region) }
         closeAccessLog()

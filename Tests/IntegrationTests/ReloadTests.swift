@@ -255,6 +255,32 @@ import Testing
         (try? RawHTTPConnection(port: port, timeout: .seconds(2))).map { $0.close(); return false } ?? true
     }
 
+    @Test func aRequestCutOffByTheDrainTimeoutStopsCountingAgainstItsServer() throws {
+        let fleet = try BackendFleet(names: ["apache1", "apache2"])
+        var options = ProxyUnderTest.Options()
+        options.maxConnectionsPerServer = 1
+        options.serverDown = "never"
+        options.drainTimeout = "500ms"
+        let proxy = try ProxyUnderTest(fleet: fleet, options: options)
+        let before = try SupervisorTests.workers(of: proxy, count: 1)
+        // apache1's one allowed request, held far past the drain timeout.
+        let slow = try proxy.connect()
+        defer { slow.close() }
+        try slow.send("GET /slow/20000 HTTP/1.1\r\nHost: t\r\nX-Server: server1\r\n\r\n")
+        #expect(try eventually { try fleet.stats("apache1")["open"] ?? 0 >= 2 })
+        #expect(try proxy.get("/", headers: ["X-Server: server1"]).status == 503)
+
+        // A listen change replaces the worker; the old one drains 500 ms and
+        // then cuts the slow request off.
+        let added = try freeLoopbackPort()
+        try Self.writeListen([proxy.port, added], proxy: proxy, options: options)
+        #expect(try proxy.reload().status == .exited(0))
+        #expect(eventually { before.allSatisfy { !processExists($0) } }, "\(proxy.process.logs)")
+        #expect(slow.isClosedByPeer(timeout: .seconds(5)))
+        // Its slot in apache1's limit is free again: no leaked in-flight count.
+        #expect(try eventually { try proxy.get("/", headers: ["X-Server: server1"]).status == 200 }, "\(proxy.process.logs)")
+    }
+
     @Test func aReloadThatAddsAnAddressReplacesEveryWorkerWithoutAFailedRequest() throws {
         let fleet = try BackendFleet(names: ["apache1", "apache2"])
         let options = Self.twoWorkers()
