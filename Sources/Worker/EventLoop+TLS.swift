@@ -98,6 +98,8 @@ extension EventLoop {
         guard clients[c].generation == completion.userData.generation else { return }
         clients[c].receiving = false
         if clients[c].phase == .closed {
+            // closeClient left the input to the pending decrypt: give it back.
+            buffers.releaseInput(&clients[c].input)
             freeClientIfDone(i)
             return
         }
@@ -110,15 +112,18 @@ extension EventLoop {
     mutating func tlsDecrypt(_ i: UInt32) {
         let c = Int(i)
         let t = tls.unsafelyUnwrapped.clients + c
+        // The client's close_notify first: once it came, nothing more will,
+        // even after our own close_notify (checking that first would decrypt
+        // the same nothing again and again until the linger timer).
+        if t.pointee.peerClosed {
+            buffers.releaseInput(&t.pointee.ciphertext)
+            clientClosedInput(i)
+            return
+        }
         if t.pointee.shutdownSent {
             // After our close_notify: read and dropped until the client's FIN.
             buffers.releaseInput(&t.pointee.ciphertext)
             clientInputArrived(i)
-            return
-        }
-        if t.pointee.peerClosed {
-            buffers.releaseInput(&t.pointee.ciphertext)
-            clientClosedInput(i)
             return
         }
         guard let output = tlsOutputWindow(i) else {
