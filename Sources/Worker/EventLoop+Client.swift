@@ -468,6 +468,10 @@ extension EventLoop {
     mutating func clientTimedOut(_ i: UInt32) {
         let c = Int(i)
         switch clients[c].phase {
+        case .idle where clients[c].stream == .tls && tlsSessionEstablished(i) && !clients[c].sending:
+            // An idle TLS session ends with close_notify, as nginx's do: a
+            // client must not take the close for a truncation attack.
+            lingerClose(i)
         case .idle, .lingering, .responding, .tunnel:
             if clients[c].stream == .tls { tlsTimedOut(i) }
             closeClient(i)

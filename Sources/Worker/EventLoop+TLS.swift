@@ -364,6 +364,11 @@ extension EventLoop {
         }
     }
 
+    /// The handshake is done: the connection carries a TLS session.
+    func tlsSessionEstablished(_ i: UInt32) -> Bool {
+        tls.unsafelyUnwrapped.clients[Int(i)].handshakeDone
+    }
+
     /// client_header (or client_idle) ran out: a stalled handshake counts.
     mutating func tlsTimedOut(_ i: UInt32) {
         if !tls.unsafelyUnwrapped.clients[Int(i)].handshakeDone {

@@ -565,7 +565,11 @@ struct EventLoop: ~Copyable {
             && (includingFresh || clients[i].startedARequest) {
             // Part of a TLS record is part of a request, as a partial head is.
             if clients[i].stream == .tls && tlsHoldsPartialInput(UInt32(i)) { continue }
-            closeClient(UInt32(i))
+            if clients[i].stream == .tls && tlsSessionEstablished(UInt32(i)) && !clients[i].sending {
+                lingerClose(UInt32(i))  // close_notify first
+            } else {
+                closeClient(UInt32(i))
+            }
         }
     }
 

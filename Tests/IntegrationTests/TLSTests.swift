@@ -105,6 +105,34 @@ import TLSTestSupport
 
     // MARK: Tests
 
+    @Test func anIdleSessionEndsWithCloseNotify() throws {
+        let pki = try TestPKI(name: "idle")
+        let site = try Site(pki, try pki.issue("www", dnsNames: ["www.test"], key: .ecdsaP256), name: "www")
+        let fleet = try BackendFleet(names: ["apache1"])
+        var options = ProxyUnderTest.Options()
+        options.tls = site.tls
+        options.clientIdle = "1s"
+        let proxy = try ProxyUnderTest(fleet: fleet, options: options)
+        // Python's ssl module tells a close_notify (a clean b"") from a bare
+        // close (SSLEOFError) when ragged EOFs are not suppressed.
+        let script = """
+            import socket, ssl
+            ctx = ssl.create_default_context(cafile="\(pki.rootPath)")
+            s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", \(proxy.port))), server_hostname="www.test", suppress_ragged_eofs=False)
+            s.sendall(b"GET / HTTP/1.1\\r\\nHost: www.test\\r\\n\\r\\n")
+            head = s.recv(65536)
+            print("response", head.split(b"\\r\\n")[0].decode())
+            try:
+                print("after idle:", "close_notify" if s.recv(65536) == b"" else "data")
+            except ssl.SSLError as e:
+                print("after idle:", type(e).__name__)
+            """
+        let client = try ManagedProcess(URL(fileURLWithPath: "/usr/bin/env"), arguments: ["python3", "-c", script], label: "python tls client")
+        #expect(try client.waitForExit(timeout: .seconds(30)) == .exited(0), "\(client.logs)")
+        #expect(client.stdout.contains("response HTTP/1.1 200 OK"), "\(client.logs)")
+        #expect(client.stdout.contains("after idle: close_notify"), "\(client.logs)")
+    }
+
     @Test func pinnedRoutingOverTLSKeepAlive() throws {
         let pki = try TestPKI(name: "pinned")
         let site = try Site(pki, try pki.issue("www", dnsNames: ["www.test"], key: .rsa2048), name: "www")
