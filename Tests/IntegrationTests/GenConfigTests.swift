@@ -23,7 +23,7 @@ import Testing
         }
         let generate = Process()
         generate.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        generate.arguments = ["python3", Self.script, "--servers", "2000", "--pools", "2", "--backend-port", "\(backendPort)",
+        generate.arguments = ["python3", Self.script, "--servers", "2000", "--pools", "1", "--backend-port", "\(backendPort)",
                               "--listen", "127.0.0.1:\(listen)", "--runtime-dir", runtime, "--workers", "1"]
         FileManager.default.createFile(atPath: config.path, contents: nil)
         generate.standardOutput = try FileHandle(forWritingTo: config)
@@ -37,7 +37,9 @@ import Testing
 
         let proxy = try ManagedProcess(arguments: ["run", "-c", config.path], label: "tether run")
         defer { _ = proxy.terminate() }
-        // A debug build compiles 2,000 servers slowly on a busy machine.
+        // One pool: a second would listen on the next port, which another
+        // test may hold. A debug build compiles 2,000 servers slowly on a
+        // busy machine.
         do { try waitForPort(listen, timeout: .seconds(90)) } catch { throw HarnessError("\(error)\n\(proxy.logs)") }
         // value-0..2 are 127.0.0.1-3:PORT: the backend's three addresses.
         for value in ["value-0", "value-1", "value-2"] {
