@@ -283,7 +283,11 @@ struct Supervisor {
             let base = try Posix.mapShared(stateDescriptor, bytes: size, writable: true)
             let region = SharedRegion.initialize(base, size: size, workers: workers, servers: configuration.serverSlotCapacity,
                                                  supervisorPID: pid, nowMs: Supervisor.wallMilliseconds())
-            for i in 0..<workers { region.worker(i).announce(epoch: WorkerSlot.offline) }
+            for i in 0..<workers {
+                region.worker(i).announce(epoch: WorkerSlot.offline)
+                // Known before the worker runs: status and metrics label it right from the start.
+                region.worker(i).cpu = Int32(slots[i].cpu)
+            }
             let keys = TicketKeys(current: try Posix.randomBytes(TicketKeys.keySize), previous: nil,
                                   rotatedAtMs: Supervisor.wallMilliseconds())
             region.publish(keys)
