@@ -69,10 +69,17 @@ struct TableSettings {
         let counts = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, count))
         for p in 0..<table.poolCount {
             let pool = table.pool(UInt32(p))
-            let poolName = LogLine.value(pool.name)
             for s in pool.servers {
-                var text = Array("pool=\(poolName) server=\(LogLine.value(table.server(s).name))".utf8)
-                if text.count > capacity { text = Array(text[0..<capacity]) }
+                // Too long for the record: shorten the names, a character at
+                // a time, before escaping, so the field stays valid logfmt
+                // (a cut after escaping could leave a quote open or split
+                // a character). Once per table, not per request.
+                var poolName = pool.name, serverName = table.server(s).name
+                var text = Array("pool=\(LogLine.value(poolName)) server=\(LogLine.value(serverName))".utf8)
+                while text.count > capacity && !(poolName.isEmpty && serverName.isEmpty) {
+                    if poolName.count >= serverName.count { poolName.removeLast() } else { serverName.removeLast() }
+                    text = Array("pool=\(LogLine.value(poolName)) server=\(LogLine.value(serverName))".utf8)
+                }
                 (names + Int(s) * capacity).update(from: text, count: text.count)
                 counts[Int(s)] = UInt8(text.count)
             }
