@@ -122,19 +122,3 @@ extension Ring {
         sqe.pointee.user_data = userData.rawValue
     }
 }
-
-extension Ring {
-    /// shutdown(2) through the ring; a success posts no completion.
-    ///
-    /// The kernel always runs it on an io-wq thread and resolves `fd` only
-    /// then: if the descriptor can be closed (and its number reused) before
-    /// that, the shutdown hits whatever now has the number. Link a close
-    /// after it, or call shutdown(2) directly.
-    @inline(__always)
-    public mutating func queueShutdown(fd: CInt, how: CInt, userData: UserData) {
-        let sqe = nextEntry()
-        io_uring_prep_shutdown(sqe, fd, how)
-        sqe.pointee.flags |= tether_IOSQE_CQE_SKIP_SUCCESS
-        sqe.pointee.user_data = userData.rawValue
-    }
-}

@@ -286,7 +286,8 @@ struct DemoStop: ParsableCommand {
             throw ExitCode(1)
         }
         try? FileManager.default.removeItem(atPath: options.pidFile(name))
-        guard DemoProcesses.waitUntil(timeout: 15, { DemoProcesses.isDown(name, options) == true }) else {
+        let isDown = try DemoProcesses.downState(of: name, options)
+        guard DemoProcesses.waitUntil(timeout: 15, isDown) else {
             printError("tether demo: \(name) stopped, but the health monitor has not marked it down yet")
             throw ExitCode(1)
         }
@@ -308,7 +309,8 @@ struct DemoStart: ParsableCommand {
             try processes.startServer(name, port: port)
             processes.forget()  // it outlives this command; the demo stops it
         }
-        guard DemoProcesses.waitUntil(timeout: 15, { DemoProcesses.isDown(name, options) == false }) else {
+        let isDown = try DemoProcesses.downState(of: name, options)
+        guard DemoProcesses.waitUntil(timeout: 15, { !isDown() }) else {
             printError("tether demo: \(name) runs, but the health monitor has not marked it up yet")
             throw ExitCode(1)
         }
@@ -394,30 +396,19 @@ struct DemoProcesses {
         return pid
     }
 
-    /// Whether the live table's server `name` is down, from the shared state;
-    /// nil when the demo's proxy cannot be read.
-    static func isDown(_ name: String, _ options: DemoOptions) -> Bool? {
-        do {
-            let stateFD = try Posix.open(options.runtimeDirectory + "/state", flags: O_RDONLY)
-            defer { Posix.close(stateFD) }
-            let size = try Posix.fileSize(stateFD)
-            let base = try Posix.mapShared(stateFD, bytes: size, writable: false)
-            defer { Posix.unmap(base, bytes: size) }
-            let region = try SharedRegion(attaching: base, size: size)
-            guard let d = region.descriptor(of: region.currentGeneration()) else { return nil }
-            let tableFD = try Posix.open("/proc/\(d.supervisorPID)/fd/\(d.fd)", flags: O_RDONLY)
-            defer { Posix.close(tableFD) }
-            let image = try Posix.readAll(tableFD)
-            return try image.withUnsafeBytes { raw -> Bool? in
-                let table = try RoutingTableView(validating: raw)
-                for s in 0..<table.serverCount where table.server(UInt32(s)).name == name {
-                    return region.server(table.server(UInt32(s)).stateSlot).isDown
-                }
-                return nil
-            }
-        } catch {
-            return nil
+    /// A reader of demo server `name`'s down state in the running demo's
+    /// shared memory (its slot is found once in the live table: slots follow
+    /// a server's identity, so a reload does not move it).
+    static func downState(of name: String, _ options: DemoOptions) throws -> () -> Bool {
+        let attachment = try RuntimeAttachment(directory: options.runtimeDirectory, command: "tether demo")
+        guard let (table, _) = attachment.mapLiveTable(command: "tether demo") else { throw ExitCode(1) }
+        defer { Posix.unmap(UnsafeMutableRawPointer(mutating: table.base), bytes: table.size) }
+        guard let s = (0..<table.serverCount).first(where: { table.server(UInt32($0)).name == name }) else {
+            printError("tether demo: the running proxy has no server named \(name)")
+            throw ExitCode(1)
         }
+        let slot = attachment.region.server(table.server(UInt32(s)).stateSlot)
+        return { slot.isDown }
     }
 
     static func portAccepts(_ port: UInt16) -> Bool {

@@ -28,17 +28,7 @@ struct MonitorCommand: ParsableCommand {
     func run() throws {
         let log = Logger(component: "monitor")
         do {
-            try Posix.setParentDeathSignal(SIGTERM)
-            if Posix.parentProcessID() != supervisor {
-                log.error("the supervisor (pid \(supervisor)) is gone; not starting")
-                throw ExitCode(1)
-            }
-            let image = try Posix.readAll(tableFd)
-            Posix.close(tableFd)
-            let stateSize = try Posix.fileSize(stateFd)
-            let stateBase = try Posix.mapShared(stateFd, bytes: stateSize, writable: true)
-            Posix.close(stateFd)
-            let region = try SharedRegion(attaching: stateBase, size: stateSize)
+            let (image, region) = try ChildStart.attach(tableFd: tableFd, stateFd: stateFd, supervisor: supervisor, log: log)
             log.info("started")
             try runMonitor(MonitorConfiguration(region: region, tableImage: image, generation: generation))
         } catch let error as ExitCode {

@@ -48,20 +48,9 @@ struct WorkerCommand: ParsableCommand {
             listeners.append(.descriptor(fd, service: service))
         }
         do {
-            // A worker never outlives its supervisor: SIGTERM (a drain)
-            // when it goes, and a check for it having gone already.
-            try Posix.setParentDeathSignal(SIGTERM)
-            if Posix.parentProcessID() != supervisor {
-                log.error("the supervisor (pid \(supervisor)) is gone; not starting")
-                throw ExitCode(1)
-            }
+            // SIGTERM from the supervisor's death is a drain for a worker.
+            let (image, region) = try ChildStart.attach(tableFd: tableFd, stateFd: stateFd, supervisor: supervisor, log: log)
             try Posix.pinToCPU(cpu)
-            let image = try Posix.readAll(tableFd)
-            Posix.close(tableFd)
-            let stateSize = try Posix.fileSize(stateFd)
-            let stateBase = try Posix.mapShared(stateFd, bytes: stateSize, writable: true)
-            Posix.close(stateFd)
-            let region = try SharedRegion(attaching: stateBase, size: stateSize)
             guard index >= 0 && index < region.workerCapacity else {
                 log.error("the shared state has \(region.workerCapacity) worker slots")
                 throw ExitCode(1)
