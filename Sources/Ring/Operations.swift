@@ -15,10 +15,17 @@ extension Ring {
 
     /// Receives into a buffer the kernel picks from provided-buffer group
     /// `group` when data arrives, so a connection holds no buffer while it waits.
+    ///
+    /// `expectingNothingYet`: the caller knows the peer has had no time to
+    /// send (a request was just sent to it, or a response to it): the
+    /// kernel then arms its readiness poll at once instead of first trying a
+    /// receive that would find nothing (IORING_RECVSEND_POLL_FIRST). Data
+    /// already there still completes the receive at once.
     @inline(__always)
-    public mutating func queueReceive(fd: CInt, group: UInt16, userData: UserData) {
+    public mutating func queueReceive(fd: CInt, group: UInt16, expectingNothingYet: Bool = false, userData: UserData) {
         let sqe = nextEntry()
         io_uring_prep_recv(sqe, fd, nil, 0, 0)
+        if expectingNothingYet { sqe.pointee.ioprio |= UInt16(IORING_RECVSEND_POLL_FIRST) }
         sqe.pointee.flags |= tether_IOSQE_BUFFER_SELECT
         tether_sqe_set_buf_group(sqe, group)
         sqe.pointee.user_data = userData.rawValue
@@ -26,9 +33,11 @@ extension Ring {
 
     /// Receives into memory the caller already holds (`count` bytes at `into`).
     @inline(__always)
-    public mutating func queueReceive(fd: CInt, into: UnsafeMutableRawPointer, count: Int, userData: UserData) {
+    public mutating func queueReceive(fd: CInt, into: UnsafeMutableRawPointer, count: Int, expectingNothingYet: Bool = false,
+                                      userData: UserData) {
         let sqe = nextEntry()
         io_uring_prep_recv(sqe, fd, into, count, 0)
+        if expectingNothingYet { sqe.pointee.ioprio |= UInt16(IORING_RECVSEND_POLL_FIRST) }
         sqe.pointee.user_data = userData.rawValue
     }
 

@@ -20,8 +20,10 @@ enum ClientStream: UInt8 {
 extension EventLoop {
     /// Arms the client's one receive: into the buffer it holds when that has
     /// room (a head arriving in pieces), else into a provided buffer. A TLS
-    /// stream first decrypts what it already holds.
-    mutating func receiveFromClient(_ i: UInt32) {
+    /// stream first decrypts what it already holds. `expectingNothingYet`:
+    /// the client cannot have sent more yet (it is reading our response),
+    /// so the kernel need not try the receive before it waits.
+    mutating func receiveFromClient(_ i: UInt32, expectingNothingYet: Bool = false) {
         let c = Int(i)
         precondition(!clients[c].receiving, "second receive on a client connection")
         if clients[c].input.holdsBuffer && clients[c].input.isEmpty { buffers.releaseInput(&clients[c].input) }
@@ -32,9 +34,10 @@ extension EventLoop {
                 let room = buffers.capacity(input.id) - Int(input.end)
                 precondition(room > 0, "receive into a full buffer")
                 ring.queueReceive(fd: clients[c].fd, into: buffers.address(input.id) + Int(input.end), count: room,
-                                  userData: clientTag(.clientReceive, i))
+                                  expectingNothingYet: expectingNothingYet, userData: clientTag(.clientReceive, i))
             } else {
-                ring.queueReceive(fd: clients[c].fd, group: buffers.provided.group, userData: clientTag(.clientReceive, i))
+                ring.queueReceive(fd: clients[c].fd, group: buffers.provided.group, expectingNothingYet: expectingNothingYet,
+                                  userData: clientTag(.clientReceive, i))
             }
         case .tls:
             // This receive (or decrypt) takes over from a read that waited for output room.
@@ -42,7 +45,8 @@ extension EventLoop {
             if tlsHoldsInput(i) {
                 ring.queueNop(userData: clientTag(.clientTLSReady, i))
             } else {
-                ring.queueReceive(fd: clients[c].fd, group: buffers.provided.group, userData: clientTag(.clientTLSReceive, i))
+                ring.queueReceive(fd: clients[c].fd, group: buffers.provided.group, expectingNothingYet: expectingNothingYet,
+                                  userData: clientTag(.clientTLSReceive, i))
             }
         }
         clients[c].receiving = true

@@ -251,7 +251,7 @@ extension EventLoop {
             servers[t].sendTotal = UInt32(total)
             ring.queueSend(fd: servers[t].fd, from: base, count: total, userData: serverTag(.serverSend, s))
         }
-        if !servers[t].receiving && !servers[t].waitingForBuffer { receiveFromServer(s) }
+        if !servers[t].receiving && !servers[t].waitingForBuffer { receiveFromServer(s, expectingNothingYet: true) }
         timers.schedule(i, at: now + service.clientIdleMilliseconds)
     }
 
@@ -318,7 +318,10 @@ extension EventLoop {
 
     // MARK: Receive
 
-    mutating func receiveFromServer(_ s: UInt32) {
+    /// Arms the server connection's one receive. `expectingNothingYet`: the
+    /// request is being sent in the same batch, so no response can be there
+    /// yet and the kernel should wait before it tries.
+    mutating func receiveFromServer(_ s: UInt32, expectingNothingYet: Bool = false) {
         let t = Int(s)
         precondition(!servers[t].receiving, "second receive on a server connection")
         if servers[t].input.holdsBuffer && servers[t].input.isEmpty { buffers.releaseInput(&servers[t].input) }
@@ -327,9 +330,10 @@ extension EventLoop {
             let room = buffers.capacity(input.id) - Int(input.end)
             precondition(room > 0, "receive into a full buffer")
             ring.queueReceive(fd: servers[t].fd, into: buffers.address(input.id) + Int(input.end), count: room,
-                              userData: serverTag(.serverReceive, s))
+                              expectingNothingYet: expectingNothingYet, userData: serverTag(.serverReceive, s))
         } else {
-            ring.queueReceive(fd: servers[t].fd, group: buffers.provided.group, userData: serverTag(.serverReceive, s))
+            ring.queueReceive(fd: servers[t].fd, group: buffers.provided.group, expectingNothingYet: expectingNothingYet,
+                              userData: serverTag(.serverReceive, s))
         }
         servers[t].receiving = true
     }
@@ -588,7 +592,8 @@ extension EventLoop {
         clients[c].exchange = Exchange()
         timers.schedule(i, at: now + services[Int(clients[c].service)].clientIdleMilliseconds)
         if clients[c].input.isEmpty {
-            receiveFromClient(i)
+            // The response has just reached the client's socket: its next request cannot be here yet.
+            receiveFromClient(i, expectingNothingYet: true)
         } else {
             readRequestHead(i)
         }
