@@ -382,7 +382,13 @@ struct EventLoop: ~Copyable {
             now = Posix.monotonicMilliseconds()
             while true {
                 let n = ring.harvest(into: completions)
-                for k in 0..<n { dispatch(completions[k]) }
+                var tookBuffers = 0
+                for k in 0..<n {
+                    if completions[k].bufferID != nil { tookBuffers += 1 }
+                    dispatch(completions[k])
+                }
+                // The ring's fill level is known only from these reports.
+                buffers.provided.consumed(tookBuffers)
                 if n < completions.count { break }
             }
             if drainStarted {
