@@ -50,7 +50,8 @@ public struct ProvidedBuffers: ~Copyable {
         let ringMemory = try Posix.mapAnonymous(bytes: ringBytes)
         let base: UnsafeMutableRawPointer
         do {
-            base = try Posix.mapAnonymous(bytes: count * size)
+            // Reserved, not committed: buffers deep in the spare stack may never be touched.
+            base = try Posix.reserveAnonymous(bytes: count * size)
             // Even hot-first, the ring's buffers span megabytes: huge pages
             // keep a receive from costing a TLB miss.
             Posix.adviseHugePages(base, bytes: count * size)
