@@ -102,6 +102,15 @@ public struct ProvidedBuffers: ~Copyable {
         spareCount += 1
     }
 
+    /// A buffer for the program's own use, from the spare stack (not the
+    /// ring's): nil when every spare one is out. Given back with `recycle`.
+    @inline(__always)
+    public mutating func take() -> UInt16? {
+        if spareCount == 0 { return nil }
+        spareCount -= 1
+        return spare[spareCount]
+    }
+
     /// The kernel took `n` buffers from the ring (completions carrying a
     /// buffer of this group).
     @inline(__always)

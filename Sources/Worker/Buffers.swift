@@ -118,6 +118,12 @@ struct BufferPool: ~Copyable {
         }
     }
 
+    /// A provided-size buffer that the kernel does not hold (one of the
+    /// spare ones), for the worker's own bytes; `release` gives it back.
+    mutating func takeProvided() -> BufferID? {
+        provided.take().map { BufferID($0) }
+    }
+
     mutating func takeLarge() -> BufferID? {
         if largeFreeCount == 0 { return nil }
         largeFreeCount -= 1

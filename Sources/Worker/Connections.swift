@@ -41,7 +41,15 @@ enum ClientSendSource: UInt8 {
     case response
     /// A static local response; the connection closes after it.
     case local
+    /// A copy of the response head with `Connection: close` added, in the
+    /// client's orphan buffer (the server's buffer had no room for the
+    /// field): `sendConsumed` head bytes of the server's input stand for
+    /// `sendConsumed + announcedCloseField` bytes sent.
+    case announcedHead
 }
+
+/// `Connection: close\r\n`, the field a closing response gets.
+let announcedCloseField: StaticString = "Connection: close\r\n"
 
 /// The client's address as text (for X-Forwarded-For) and as a hash key.
 struct ClientAddress {

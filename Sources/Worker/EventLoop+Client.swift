@@ -331,7 +331,7 @@ extension EventLoop {
     /// count (plaintext, for TLS), or -errno.
     mutating func clientWriteDone(_ i: UInt32, result: Int32) {
         let c = Int(i)
-        if result > 0 && accessLog.enabled && clients[c].sendSource == .response {
+        if result > 0 && accessLog.enabled && clients[c].sendSource != .local {
             accessLog.record(c).pointee.bytesOut &+= UInt64(result)
         }
         clients[c].sending = false
@@ -343,7 +343,11 @@ extension EventLoop {
             freeClientIfDone(i)
             return
         }
-        let expected = clients[c].sendSource == .local ? -1 : Int32(clients[c].sendConsumed)
+        let expected: Int32 = switch clients[c].sendSource {
+        case .local: -1
+        case .response: Int32(clients[c].sendConsumed)
+        case .announcedHead: Int32(clients[c].sendConsumed) + Int32(announcedCloseField.utf8CodeUnitCount)
+        }
         if result < 0 || (expected >= 0 && result != expected) {
             clientVanished(i)
             return

@@ -464,8 +464,13 @@ extension EventLoop {
                     // The client connection ends after this response: a
                     // drain, or its `close` that the server did not see.
                     let closing = draining || clients[c].exchange.connectionCloseOption >= 0
-                    let added = closing ? announceClose(s, headLength: count) : 0
-                    relayResponseBody(i, s, after: count + added)
+                    if closing {
+                        let added = announceClose(s, headLength: count)
+                        if added == 0 && sendAnnouncedHead(i, s, headLength: count) { return }
+                        relayResponseBody(i, s, after: count + added)
+                        return
+                    }
+                    relayResponseBody(i, s, after: count)
                     return
                 }
             }
@@ -479,7 +484,7 @@ extension EventLoop {
     /// (the connection still closes after the response).
     mutating func announceClose(_ s: UInt32, headLength: Int) -> Int {
         let t = Int(s)
-        let field: StaticString = "Connection: close\r\n"
+        let field = announcedCloseField
         let input = servers[t].input
         guard headLength >= 4, buffers.capacity(input.id) - Int(input.end) >= field.utf8CodeUnitCount else { return 0 }
         let blankLine = buffers.address(input.id) + Int(input.start) + headLength - 2
@@ -488,6 +493,34 @@ extension EventLoop {
         blankLine.copyMemory(from: field.utf8Start, byteCount: field.utf8CodeUnitCount)
         servers[t].input.end += UInt32(field.utf8CodeUnitCount)
         return field.utf8CodeUnitCount
+    }
+
+    /// The server's buffer is full, so the field cannot go in place: sends
+    /// a copy of the head with it from a spare provided buffer, then (when
+    /// that send completes, `responseBytesDelivered`) the body bytes behind
+    /// the head as usual. False, and nothing done, when none is spare or
+    /// nothing follows the head (the body's framing is decided by the
+    /// caller's relay then); the response then goes out unannounced.
+    mutating func sendAnnouncedHead(_ i: UInt32, _ s: UInt32, headLength: Int) -> Bool {
+        let c = Int(i), t = Int(s)
+        let input = servers[t].input
+        let field = announcedCloseField.utf8CodeUnitCount
+        guard headLength >= 4, input.count > headLength, clients[c].orphan == .none,
+              headLength + field <= buffers.providedSize,
+              let copy = buffers.takeProvided() else { return false }
+        let head = buffers.address(input.id) + Int(input.start)
+        let out = buffers.address(copy)
+        out.copyMemory(from: head, byteCount: headLength - 2)
+        (out + headLength - 2).copyMemory(from: announcedCloseField.utf8Start, byteCount: field)
+        (out + headLength - 2 + field).copyMemory(from: head + headLength - 2, byteCount: 2)
+        clients[c].orphan = copy
+        clients[c].sendSource = .announcedHead
+        clients[c].sendConsumed = UInt32(headLength)
+        clients[c].sending = true
+        clients[c].exchange.sentToClient = true
+        writeToClient(i, out, count: headLength + field)
+        timers.schedule(i, at: now + services[Int(clients[c].service)].clientIdleMilliseconds)
+        return true
     }
 
     /// Relays `headCount` head bytes plus the body bytes that follow them.
