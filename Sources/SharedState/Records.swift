@@ -88,6 +88,12 @@ public struct ReloadRecord: Equatable, Sendable {
 /// only (the generation it runs on, at the top of every loop iteration), or
 /// set offline by the supervisor once the worker is dead; counters are
 /// written by the worker only.
+///
+/// ```
+///  0  epoch            u64 atomic    8  pid   16  cpu
+/// 24  started at (ms)  u64          32  access log file generation
+/// 40  counters, u64 atomic each (`Counter`)
+/// ```
 public struct WorkerSlot {
     public static let offline: UInt64 = .max
     let p: UnsafeMutableRawPointer
@@ -128,19 +134,58 @@ public struct WorkerSlot {
         /// protocol failure, cleartext on a TLS port, a handshake that ran
         /// past client_header, or a client that left mid-handshake.
         case tlsHandshakeFailures
+        /// Access log lines written to the file in full.
+        case accessLogLinesWritten
+        /// Access log lines lost: no room in either buffer while the disk
+        /// lagged, or in a write that failed.
+        case accessLogLinesDropped
     }
+
+    static let counterOffset = 40
 
     /// When the worker in this slot started (ms since the epoch); the supervisor writes it.
     public var startedAtMs: UInt64 {
-        get { a64(120).pointee.load(ordering: .relaxed) }
-        nonmutating set { a64(120).pointee.store(newValue, ordering: .relaxed) }
+        get { a64(24).pointee.load(ordering: .relaxed) }
+        nonmutating set { a64(24).pointee.store(newValue, ordering: .relaxed) }
     }
-    @inline(__always) public func add(_ c: Counter, _ n: UInt64 = 1) { a64(24 + 8 * c.rawValue).pointee.wrappingAdd(n, ordering: .relaxed) }
-    @inline(__always) public func subtract(_ c: Counter, _ n: UInt64 = 1) { a64(24 + 8 * c.rawValue).pointee.wrappingSubtract(n, ordering: .relaxed) }
-    public func value(_ c: Counter) -> UInt64 { a64(24 + 8 * c.rawValue).pointee.load(ordering: .relaxed) }
+    /// The generation of the access log file (`AccessLogFile`) this worker
+    /// writes to, stored once it has closed the one before; 0 before it says.
+    public var accessLogGeneration: UInt64 {
+        get { a64(32).pointee.load(ordering: .acquiring) }
+        nonmutating set { a64(32).pointee.store(newValue, ordering: .releasing) }
+    }
+    @inline(__always) public func add(_ c: Counter, _ n: UInt64 = 1) { a64(Self.counterOffset + 8 * c.rawValue).pointee.wrappingAdd(n, ordering: .relaxed) }
+    @inline(__always) public func subtract(_ c: Counter, _ n: UInt64 = 1) { a64(Self.counterOffset + 8 * c.rawValue).pointee.wrappingSubtract(n, ordering: .relaxed) }
+    public func value(_ c: Counter) -> UInt64 { a64(Self.counterOffset + 8 * c.rawValue).pointee.load(ordering: .relaxed) }
     /// Stores a gauge (`connectionsOpen`): by the slot's worker, or by the
     /// supervisor once that worker is dead.
-    public func set(_ c: Counter, _ value: UInt64) { a64(24 + 8 * c.rawValue).pointee.store(value, ordering: .relaxed) }
+    public func set(_ c: Counter, _ value: UInt64) { a64(Self.counterOffset + 8 * c.rawValue).pointee.store(value, ordering: .relaxed) }
+}
+
+/// The access log file workers write to: a descriptor of the supervisor,
+/// which a worker opens as /proc/PID/fd/FD, and a generation that each
+/// reopen (SIGUSR1) or reload that changes `access_log` increments. Both
+/// travel in one atomic word, so a reader never pairs one file's
+/// generation with another's descriptor.
+public struct AccessLogFile: Equatable, Sendable {
+    /// 0: never published.
+    public var generation: UInt32
+    /// -1: no access log.
+    public var fd: Int32
+
+    public init(generation: UInt32, fd: Int32) {
+        self.generation = generation
+        self.fd = fd
+    }
+
+    public var isOpen: Bool { fd >= 0 }
+
+    init(word: UInt64) {
+        generation = UInt32(truncatingIfNeeded: word >> 32)
+        fd = Int32(bitPattern: UInt32(truncatingIfNeeded: word))
+    }
+
+    var word: UInt64 { UInt64(generation) << 32 | UInt64(UInt32(bitPattern: fd)) }
 }
 
 /// One server's state, shared by every process and kept across reloads

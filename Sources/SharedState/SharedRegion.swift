@@ -10,15 +10,15 @@ import Synchronization
 /// ```
 /// 0      control block (4 KiB): magic, version, sizes, supervisor pid,
 ///        generation (own cache line), table descriptors, reload record,
-///        health monitor record, TLS session ticket keys
-/// 4096   worker slots, 128 bytes each
+///        health monitor record, TLS session ticket keys, access log file
+/// 4096   worker slots, 192 bytes each
 /// ...    server slots, 128 bytes each
 /// ```
 public struct SharedRegion: @unchecked Sendable {
     public static let magic: UInt32 = 0x4853_5454  // "TTSH"
-    public static let version: UInt32 = 2
+    public static let version: UInt32 = 3
     static let controlSize = 4096
-    static let workerSlotSize = 128
+    static let workerSlotSize = 192
     static let serverSlotSize = 128
     /// Generations whose table descriptors are kept; a worker that falls
     /// further behind than this re-reads the current one.
@@ -33,6 +33,7 @@ public struct SharedRegion: @unchecked Sendable {
         static let reloadRecord = 456       // ReloadRecord.size bytes
         static let monitor = 3584           // MonitorSlot.size bytes
         static let ticketKeys = 3648        // TicketKeys.size bytes
+        static let accessLogFile = 3840     // Atomic<UInt64>: AccessLogFile's word
     }
 
     public let base: UnsafeMutableRawPointer
@@ -50,6 +51,9 @@ public struct SharedRegion: @unchecked Sendable {
         _ base: UnsafeMutableRawPointer, size: Int, workers: Int, servers: Int, supervisorPID: Int32, nowMs: UInt64
     ) -> SharedRegion {
         precondition(size >= Self.size(workers: workers, servers: servers), "shared region too small")
+        precondition(WorkerSlot.counterOffset + 8 * WorkerSlot.Counter.allCases.count <= workerSlotSize,
+                     "worker counters outgrew their slot")
+        precondition(Control.ticketKeys + 8 + TicketKeys.size <= Control.accessLogFile, "ticket keys overlap the access log file")
         base.storeBytes(of: Self.version, toByteOffset: Control.version, as: UInt32.self)
         base.storeBytes(of: UInt64(size), toByteOffset: Control.size, as: UInt64.self)
         base.storeBytes(of: UInt32(workers), toByteOffset: Control.workerCapacity, as: UInt32.self)
@@ -174,6 +178,20 @@ public struct SharedRegion: @unchecked Sendable {
             atomicMemoryFence(ordering: .acquiring)  // the keys' reads complete before the re-check
             if seq.pointee.load(ordering: .relaxed) == before { return (keys, before) }
         }
+    }
+
+    // MARK: access log file
+
+    /// Makes `file` the access log every worker writes to (the supervisor
+    /// keeps its descriptor open until it publishes the next one).
+    public func publish(_ file: AccessLogFile) {
+        atomic64(Control.accessLogFile).pointee.store(file.word, ordering: .releasing)
+    }
+
+    /// The access log file published last: one acquire load, for every loop turn.
+    @inline(__always)
+    public func accessLogFile() -> AccessLogFile {
+        AccessLogFile(word: atomic64(Control.accessLogFile).pointee.load(ordering: .acquiring))
     }
 
     // MARK: slots

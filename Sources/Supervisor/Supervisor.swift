@@ -33,6 +33,9 @@ public struct SupervisorConfiguration {
         public var supervisor: pid_t
         /// The access log file (appending), when there is one.
         public var accessLogDescriptor: CInt?
+        /// The generation of that file (or of its absence) in the shared
+        /// state: a worker moves to any newer one published there.
+        public var accessLogGeneration: UInt32
     }
 
     /// What the health-monitor process gets: the live table (3) and the
@@ -74,13 +77,15 @@ public struct SupervisorConfiguration {
     public var admin: SocketAddress? = nil
     /// The access log file: opened (appending, created 0640) before
     /// privileges drop, and handed to every worker; nil: no access log.
+    /// SIGUSR1 opens it again (after log rotation moved it), and every
+    /// worker moves to the new file.
     public var accessLogPath: String? = nil
 
     /// What a reload produced.
     public enum ReloadResult {
-        /// A new table, what it listens on, how many workers it wants and
-        /// where the admin endpoint listens.
-        case table(image: [UInt8], listen: [Listen], workerCount: Int, admin: SocketAddress?)
+        /// A new table, what it listens on, how many workers it wants,
+        /// where the admin endpoint listens and the access log's path.
+        case table(image: [UInt8], listen: [Listen], workerCount: Int, admin: SocketAddress?, accessLog: String?)
         /// The configuration is invalid: every error, one per element.
         case refused([String])
     }
@@ -126,7 +131,9 @@ public enum SupervisorError: Error, CustomStringConvertible {
 ///
 /// Signals: SIGTERM or SIGINT drain (each worker stops accepting and
 /// finishes its requests; a worker still running after the drain timeout is
-/// killed); SIGQUIT kills every worker at once; SIGHUP reloads: the
+/// killed); SIGQUIT kills every worker at once; SIGUSR1 reopens the access
+/// log (the file is opened at its path again, and every worker switches to
+/// it once its write in flight to the old one completes); SIGHUP reloads: the
 /// configuration is read again and, when valid, its table is published as
 /// the next generation (workers switch between requests); when not, the old
 /// table keeps serving and the errors are logged and recorded. A reload that
@@ -217,7 +224,12 @@ struct Supervisor {
     var adminAddress: SocketAddress? = nil
     var adminListener: CInt = -1
     var admin: AdminServer? = nil
+    /// The access log: its path now (a reload may change it), the
+    /// supervisor's descriptor of the file workers write to (workers open
+    /// it as /proc/PID/fd/FD), and that file's generation.
+    var accessLogPath: String?
     var accessLog: CInt = -1
+    var accessLogGeneration: UInt32 = 1
 
     init(_ configuration: SupervisorConfiguration) throws(SupervisorError) {
         guard configuration.workerCount > 0 else { throw .badConfiguration("no workers to start") }
@@ -225,6 +237,7 @@ struct Supervisor {
         guard !configuration.listen.isEmpty else { throw .badConfiguration("nothing to listen on") }
         self.configuration = configuration
         self.listen = configuration.listen
+        accessLogPath = configuration.accessLogPath
         monitor.backoff = configuration.backoff
         for i in 0..<configuration.workerCount {
             slots.append(Slot(cpu: configuration.cpus[i % configuration.cpus.count], backoff: configuration.backoff))
@@ -245,7 +258,7 @@ struct Supervisor {
             }
             if let path = configuration.accessLogPath {
                 do throws(PosixError) {
-                    accessLog = try Posix.open(path, flags: O_WRONLY | O_APPEND | O_CREAT, mode: 0o640)
+                    accessLog = try Supervisor.openAccessLog(path)
                 } catch {
                     throw SupervisorError.cannotOpenAccessLog(path, error)
                 }
@@ -256,7 +269,7 @@ struct Supervisor {
             try openSharedState()
             Posix.ignoreSignal(SIGPIPE)
             signalDescriptor = try wrap { () throws(PosixError) in
-                try Posix.signalDescriptor([SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD])
+                try Posix.signalDescriptor([SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGUSR1])
             }
         } catch {
             closeDescriptors()
@@ -295,6 +308,7 @@ struct Supervisor {
             nextTicketKeyRotation = Posix.monotonicMilliseconds() + TicketKeys.rotationIntervalMilliseconds
             region.publish(TableDescriptor(generation: 1, supervisorPID: pid, fd: tableDescriptor,
                                            size: UInt64(configuration.tableImage.count), publishedAtMs: Supervisor.wallMilliseconds()))
+            region.publish(AccessLogFile(generation: accessLogGeneration, fd: accessLog))
             self.region = region
             if rename(fresh, path) != 0 { throw PosixError("rename", errno: tether_errno()) }
             pidFile = directory + "/tether.pid"
@@ -501,6 +515,8 @@ struct Supervisor {
             notify.reloading(monotonicMicroseconds: Posix.monotonicMilliseconds() * 1000)
             reload()
             notify.reloaded(status: "generation \(generation)")
+        case SIGUSR1:
+            reopenAccessLog()
         default:
             break  // SIGCHLD: the reaping after every wake handles it.
         }
@@ -548,7 +564,7 @@ struct Supervisor {
         switch load() {
         case .refused(let errors):
             refuse(errors.isEmpty ? ["the configuration is invalid"] : errors)
-        case .table(let image, let newListen, let workerCount, let newAdmin):
+        case .table(let image, let newListen, let workerCount, let newAdmin, let newAccessLogPath):
             if workerCount != configuration.workerCount {
                 refuse(["workers changed from \(configuration.workerCount) to \(workerCount): restart tether to apply"])
                 return
@@ -562,14 +578,26 @@ struct Supervisor {
                 refuse(["nothing to listen on"])
                 return
             }
-            // Every new socket is open before anything changes: a bind
-            // failure leaves the running workers and their sockets as they are.
+            // Every new socket and file is open before anything changes: a
+            // bind failure, or an access log that cannot be opened, leaves
+            // the running workers, their sockets and their file as they are.
+            let accessLogChanged = newAccessLogPath != accessLogPath
+            var newAccessLog: CInt = -1
+            if accessLogChanged, let path = newAccessLogPath {
+                do throws(PosixError) {
+                    newAccessLog = try Supervisor.openAccessLog(path)
+                } catch {
+                    refuse(["\(SupervisorError.cannotOpenAccessLog(path, error))"])
+                    return
+                }
+            }
             let adminChanged = newAdmin.map { "\($0)" } != adminAddress.map { "\($0)" }
             var newAdminListener: CInt = -1
             if adminChanged, let address = newAdmin {
                 do throws(PosixError) {
                     newAdminListener = try AdminServer.openListener(address)
                 } catch {
+                    if newAccessLog >= 0 { Posix.close(newAccessLog) }
                     refuse(["\(SupervisorError.cannotListen("\(address) (admin)", error))"])
                     return
                 }
@@ -580,6 +608,7 @@ struct Supervisor {
                     next = try openListeners(for: newListen)
                 } catch {
                     if newAdminListener >= 0 { Posix.close(newAdminListener) }
+                    if newAccessLog >= 0 { Posix.close(newAccessLog) }
                     refuse([error.description])
                     return
                 }
@@ -590,6 +619,7 @@ struct Supervisor {
             } catch {
                 if listenChanged { closeOpened(next) }
                 if newAdminListener >= 0 { Posix.close(newAdminListener) }
+                if newAccessLog >= 0 { Posix.close(newAccessLog) }
                 refuse(["cannot store the new table: \(error)"])
                 return
             }
@@ -600,15 +630,65 @@ struct Supervisor {
                                            size: UInt64(image.count), publishedAtMs: Supervisor.wallMilliseconds()))
             region.record(ReloadRecord(attempt: attempt, outcome: .applied, generation: generation,
                                        atMs: Supervisor.wallMilliseconds(), message: "generation \(generation): \(image.count) bytes"
-                                           + (listenChanged ? "; listening on \(newListen.map { "\($0.address)" }.joined(separator: ", ")), workers replaced one at a time" : "")))
+                                           + (listenChanged ? "; listening on \(newListen.map { "\($0.address)" }.joined(separator: ", ")), workers replaced one at a time" : "")
+                                           + (accessLogChanged ? "; access log \(newAccessLogPath ?? "off")" : "")))
             log.notice("reload \(attempt) applied: generation \(generation) (\(image.count) bytes)")
+            if accessLogChanged {
+                accessLogPath = newAccessLogPath
+                publishAccessLog(newAccessLog)
+                log.notice("reload \(attempt): access log \(newAccessLogPath.map { "now \($0)" } ?? "off") (file generation \(accessLogGeneration))")
+            }
             // Wake every worker now rather than at its next idle tick.
-            for pid in runningPIDs { _ = try? Posix.sendSignal(SIGWINCH, to: pid) }
+            wakeChildren()
             admin?.update(table: image, generation: generation)
             if adminChanged { moveAdmin(to: newAdmin, listener: newAdminListener, table: image) }
             if listenChanged { beginReplacement(listen: newListen, listeners: next, attempt: attempt) }
             reclaimTables()
         }
+    }
+
+    // MARK: The access log
+
+    /// The access log at `path`, for appending (created 0640).
+    static func openAccessLog(_ path: String) throws(PosixError) -> CInt {
+        try Posix.open(path, flags: O_WRONLY | O_APPEND | O_CREAT, mode: 0o640)
+    }
+
+    /// SIGUSR1: opens the access log at its path again (a rotation moved
+    /// the old file away) and hands it to every worker. A file that cannot
+    /// be opened leaves every worker writing to the one it has.
+    mutating func reopenAccessLog() {
+        guard let path = accessLogPath else {
+            log.notice("SIGUSR1: no access log to reopen")
+            return
+        }
+        let fd: CInt
+        do throws(PosixError) {
+            fd = try Supervisor.openAccessLog(path)
+        } catch {
+            log.error("SIGUSR1: \(SupervisorError.cannotOpenAccessLog(path, error)); workers keep writing to the file they have")
+            return
+        }
+        publishAccessLog(fd)
+        log.notice("SIGUSR1: access log \(path) reopened (file generation \(accessLogGeneration))")
+        wakeChildren()
+    }
+
+    /// Makes `fd` (-1: none) the access log file workers write to. Its
+    /// generation is published before the old descriptor closes, so a
+    /// worker that still reads the old generation and opens its number
+    /// sees, when it reads the generation again, that it changed.
+    mutating func publishAccessLog(_ fd: CInt) {
+        let old = accessLog
+        accessLog = fd
+        accessLogGeneration &+= 1
+        region?.publish(AccessLogFile(generation: accessLogGeneration, fd: fd))
+        if old >= 0 { Posix.close(old) }
+    }
+
+    /// Every child looks at the shared state now rather than at its next idle tick.
+    func wakeChildren() {
+        for pid in runningPIDs { _ = try? Posix.sendSignal(SIGWINCH, to: pid) }
     }
 
     // MARK: The admin endpoint
@@ -769,7 +849,8 @@ struct Supervisor {
             listeners: listen.enumerated().map { (CInt(5 + $0.offset), $0.element.service) },
             drainTimeoutMilliseconds: configuration.drainTimeoutMilliseconds,
             supervisor: Posix.processID(),
-            accessLogDescriptor: accessLog >= 0 ? CInt(5 + slots[i].listeners.count) : nil
+            accessLogDescriptor: accessLog >= 0 ? CInt(5 + slots[i].listeners.count) : nil,
+            accessLogGeneration: accessLogGeneration
         )
         do {
             let pid = try Posix.spawn(

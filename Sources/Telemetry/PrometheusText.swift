@@ -84,6 +84,13 @@ public enum PrometheusText {
         counter("tether_worker_tls_handshake_failures_total",
                 "TLS connections that ended before their handshake completed (failed, cleartext, stalled or abandoned).",
                 .tlsHandshakeFailures)
+        out.family("tether_access_log_lines_total", .counter,
+                   "Access log lines by result: written to the file in full, or dropped (both buffers full while the disk lagged, or a failed write).") { f in
+            for w in workers {
+                f.sample(labels(w) + [("result", "written")], "\(w[.accessLogLinesWritten])")
+                f.sample(labels(w) + [("result", "dropped")], "\(w[.accessLogLinesDropped])")
+            }
+        }
     }
 
     static func serverFamilies(_ servers: [StatusSnapshot.Server], into out: inout Exposition) {

@@ -27,6 +27,7 @@ public enum StatusJSON {
                          ("started_at_ms", .unsigned(m.startedAtMs)), ("checks", .unsigned(m.checks)),
                          ("check_failures", .unsigned(m.checkFailures)), ("restarts", .unsigned(m.restarts))])
             } ?? .null),
+            ("access_log", s.accessLogGeneration.map { .object([("generation", .unsigned($0))]) } ?? .null),
             ("workers", .array(s.workers.map(worker))),
             ("servers", .array(s.servers.map(server))),
         ])
@@ -40,6 +41,7 @@ public enum StatusJSON {
             ("online", .bool(w.online)),
             ("generation", w.generation.map { .unsigned($0) } ?? .null),
             ("started_at_ms", .unsigned(w.startedAtMs)),
+            ("access_log_generation", .unsigned(w.accessLogGeneration)),
         ]
         for c in WorkerSlot.Counter.allCases { members.append((c.jsonName, .unsigned(w[c]))) }
         return .object(members)
@@ -82,6 +84,8 @@ extension WorkerSlot.Counter {
         case .failovers: return "failovers"
         case .tableSwitches: return "table_switches"
         case .tlsHandshakeFailures: return "tls_handshake_failures"
+        case .accessLogLinesWritten: return "access_log_lines_written"
+        case .accessLogLinesDropped: return "access_log_lines_dropped"
         }
     }
 }

@@ -19,6 +19,10 @@ public struct StatusSnapshot: Sendable, Equatable {
     public var reloadsRefused: UInt64
     /// Nil when no health monitor has registered.
     public var monitor: Monitor?
+    /// The generation of the access log file workers are to write to (each
+    /// SIGUSR1 reopen, each reload that moves the log, counts one); nil:
+    /// no access log.
+    public var accessLogGeneration: UInt64?
     public var workers: [Worker]
     public var servers: [Server]
 
@@ -67,15 +71,20 @@ public struct StatusSnapshot: Sendable, Equatable {
         /// The generation it routes new requests with; nil when offline.
         public var generation: UInt64?
         public var startedAtMs: UInt64
+        /// The access log file generation it writes to (it has closed the
+        /// ones before); 0 before its first report.
+        public var accessLogGeneration: UInt64
         /// Indexed by `WorkerSlot.Counter.rawValue`.
         public var counters: [UInt64]
 
-        public init(index: Int, pid: Int32, cpu: Int32, generation: UInt64?, startedAtMs: UInt64, counters: [UInt64]) {
+        public init(index: Int, pid: Int32, cpu: Int32, generation: UInt64?, startedAtMs: UInt64,
+                    accessLogGeneration: UInt64 = 0, counters: [UInt64]) {
             self.index = index
             self.pid = pid
             self.cpu = cpu
             self.generation = generation
             self.startedAtMs = startedAtMs
+            self.accessLogGeneration = accessLogGeneration
             self.counters = counters
         }
 
@@ -134,7 +143,7 @@ public struct StatusSnapshot: Sendable, Equatable {
 
     public init(takenAtMs: UInt64, supervisorPID: Int32, startedAtMs: UInt64, generation: UInt64, tableLoadedAtMs: UInt64,
                 lastReload: Reload?, reloadsApplied: UInt64, reloadsRefused: UInt64, monitor: Monitor?,
-                workers: [Worker], servers: [Server]) {
+                accessLogGeneration: UInt64? = nil, workers: [Worker], servers: [Server]) {
         self.takenAtMs = takenAtMs
         self.supervisorPID = supervisorPID
         self.startedAtMs = startedAtMs
@@ -144,6 +153,7 @@ public struct StatusSnapshot: Sendable, Equatable {
         self.reloadsApplied = reloadsApplied
         self.reloadsRefused = reloadsRefused
         self.monitor = monitor
+        self.accessLogGeneration = accessLogGeneration
         self.workers = workers
         self.servers = servers
     }
@@ -162,7 +172,7 @@ public struct StatusSnapshot: Sendable, Equatable {
             let epoch = slot.epoch
             workers.append(Worker(index: i, pid: slot.pid, cpu: slot.cpu,
                                   generation: epoch == WorkerSlot.offline ? nil : epoch,
-                                  startedAtMs: slot.startedAtMs,
+                                  startedAtMs: slot.startedAtMs, accessLogGeneration: slot.accessLogGeneration,
                                   counters: WorkerSlot.Counter.allCases.map { slot.value($0) }))
         }
         var servers: [Server] = []
@@ -185,6 +195,7 @@ public struct StatusSnapshot: Sendable, Equatable {
         }
         let monitor = region.monitor
         let monitorPID = monitor.pid
+        let accessLog = region.accessLogFile()
         self.init(
             takenAtMs: nowMs, supervisorPID: region.supervisorPID, startedAtMs: region.startedAtMs,
             generation: generation, tableLoadedAtMs: region.descriptor(of: generation)?.publishedAtMs ?? 0,
@@ -197,6 +208,7 @@ public struct StatusSnapshot: Sendable, Equatable {
                                                      checks: monitor.value(.checks),
                                                      checkFailures: monitor.value(.checkFailures),
                                                      restarts: monitor.value(.restarts)),
+            accessLogGeneration: accessLog.isOpen ? UInt64(accessLog.generation) : nil,
             workers: workers, servers: servers)
     }
 }

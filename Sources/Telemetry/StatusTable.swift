@@ -29,6 +29,11 @@ public enum StatusTable {
         } else {
             lines.append("health monitor: not running")
         }
+        if let g = s.accessLogGeneration {
+            let written = s.workers.reduce(0) { $0 &+ $1[.accessLogLinesWritten] }
+            let dropped = s.workers.reduce(0) { $0 &+ $1[.accessLogLinesDropped] }
+            lines.append("access log: file generation \(g), \(written) lines written, \(dropped) dropped")
+        }
 
         let interval = previous.map { s.takenAtMs > $0.takenAtMs ? Double(s.takenAtMs - $0.takenAtMs) / 1000 : 0 } ?? 0
         let rateNote = interval > 0 ? " (req/s over the last \(fixed(interval, 2)) s)" : ""

@@ -29,6 +29,12 @@ struct AccessRecord {
 /// the other is written; a line that finds both busy is dropped and
 /// counted, so a slow disk costs lines, not latency. Nothing is allocated
 /// per request.
+///
+/// The file can change under it (a reopen after log rotation, a reload
+/// that moves or removes the log): `reopen` names the next descriptor, and
+/// `completeSwitch` moves to it once no write to the current one is in
+/// flight, handing back the old one to close. A removal stops new lines at
+/// once and writes what is buffered to the old file first.
 struct AccessLog: ~Copyable {
     enum Layout {
         static let header = 48
@@ -44,32 +50,47 @@ struct AccessLog: ~Copyable {
     static let bufferSize = 64 * 1024
     static let flushMilliseconds: UInt64 = 1000
 
-    /// -1: off.
-    let fd: CInt
-    private let records: UnsafeMutableRawPointer
-    private let buffers: UnsafeMutableRawPointer
+    /// Where writes go (the write in flight included); -1: nowhere.
+    private(set) var fd: CInt
+    /// New lines are formatted (false while off, and once a removal began).
+    private(set) var enabled: Bool
+    /// The descriptor to move to once no write is in flight (-1: none, the
+    /// log was removed); nil: no switch waiting.
+    private(set) var nextFD: CInt? = nil
+    private let clients: Int
+    /// Allocated for every client slot once the log is first on.
+    private var records: UnsafeMutableRawPointer
+    private var buffers: UnsafeMutableRawPointer
+    private var allocated: Bool
     private var filling = 0
     private(set) var fillCount = 0
+    private var fillLines: UInt64 = 0
     /// The other buffer is being written: `writeOffset..<writeCount` of it remain.
     private(set) var writing = false
     private var writeBuffer = 0
     private var writeOffset = 0
     private var writeCount = 0
+    private var writeLines: UInt64 = 0
     /// A full buffer handed over by `finish`, for the loop to submit.
     private var pending = false
     private var lastFlush: UInt64 = 0
+    /// Lines dropped since the worker started (for its warning).
     private(set) var dropped: UInt64 = 0
     private var writer = AccessLogWriter()
-
-    var enabled: Bool { fd >= 0 }
 
     init(fd: CInt?, clients: Int) {
         precondition(MemoryLayout<AccessRecord>.size <= Layout.header, "access record header outgrew its space")
         self.fd = fd ?? -1
-        let count = fd == nil ? 1 : clients
-        records = .allocate(byteCount: count * Layout.stride, alignment: 16)
-        for i in 0..<count { (records + i * Layout.stride).initializeMemory(as: AccessRecord.self, repeating: AccessRecord(), count: 1) }
-        buffers = .allocate(byteCount: fd == nil ? 1 : 2 * AccessLog.bufferSize, alignment: 4096)
+        enabled = fd != nil
+        self.clients = clients
+        allocated = fd != nil
+        (records, buffers) = AccessLog.allocate(clients: fd == nil ? 1 : clients, buffers: fd != nil)
+    }
+
+    private static func allocate(clients: Int, buffers: Bool) -> (UnsafeMutableRawPointer, UnsafeMutableRawPointer) {
+        let records = UnsafeMutableRawPointer.allocate(byteCount: clients * Layout.stride, alignment: 16)
+        for i in 0..<clients { (records + i * Layout.stride).initializeMemory(as: AccessRecord.self, repeating: AccessRecord(), count: 1) }
+        return (records, .allocate(byteCount: buffers ? 2 * AccessLog.bufferSize : 1, alignment: 4096))
     }
 
     deinit {
@@ -120,8 +141,10 @@ struct AccessLog: ~Copyable {
 
     /// The request is over: its line goes into the fill buffer and its
     /// record ends. A request that never had a complete head (a 400, a 408)
-    /// is logged with `-` for what is unknown.
-    mutating func finish(_ slot: Int, client: UnsafeRawBufferPointer, status: UInt16, wallMilliseconds: UInt64, now: UInt64) {
+    /// is logged with `-` for what is unknown. False: no room, the line is
+    /// dropped.
+    @discardableResult
+    mutating func finish(_ slot: Int, client: UnsafeRawBufferPointer, status: UInt16, wallMilliseconds: UInt64, now: UInt64) -> Bool {
         let r = record(slot)
         let base = UnsafeRawPointer(records + slot * Layout.stride)
         let started = r.pointee.active ? r.pointee.startMicroseconds : now
@@ -147,9 +170,11 @@ struct AccessLog: ~Copyable {
         }
         if written == 0 {
             dropped &+= 1
-            return
+            return false
         }
         fillCount += written
+        fillLines &+= 1
+        return true
     }
 
     private var fillSpace: UnsafeMutableRawBufferPointer {
@@ -163,20 +188,24 @@ struct AccessLog: ~Copyable {
         writeBuffer = filling
         writeOffset = 0
         writeCount = fillCount
+        writeLines = fillLines
         filling ^= 1
         fillCount = 0
+        fillLines = 0
     }
 
     /// Bytes to submit now, if any: a buffer `finish` filled, or the fill
-    /// buffer when it is half full, a second old, or `force`d.
+    /// buffer when it is half full, a second old, `force`d, or the rest
+    /// before a removal.
     mutating func nextWrite(now: UInt64, force: Bool) -> UnsafeRawBufferPointer? {
         if pending {
             pending = false
             lastFlush = now
             return remaining
         }
-        guard !writing, fillCount > 0,
-              force || fillCount >= AccessLog.bufferSize / 2 || now >= lastFlush + AccessLog.flushMilliseconds else { return nil }
+        guard !writing, fillCount > 0, fd >= 0,
+              force || nextFD == -1 || fillCount >= AccessLog.bufferSize / 2
+                || now >= lastFlush + AccessLog.flushMilliseconds else { return nil }
         handOver()
         lastFlush = now
         return remaining
@@ -186,33 +215,84 @@ struct AccessLog: ~Copyable {
         UnsafeRawBufferPointer(start: buffers + writeBuffer * AccessLog.bufferSize + writeOffset, count: writeCount - writeOffset)
     }
 
-    enum WriteOutcome {
-        case done
+    enum WriteOutcome: Equatable {
+        /// Its lines are in the file.
+        case done(lines: UInt64)
         /// A short write: submit the rest.
         case more(UnsafeRawBufferPointer)
         /// The write failed (errno); its lines are lost.
-        case failed(CInt)
+        case failed(CInt, lines: UInt64)
+
+        static func == (a: WriteOutcome, b: WriteOutcome) -> Bool {
+            switch (a, b) {
+            case let (.done(x), .done(y)): return x == y
+            case let (.more(x), .more(y)): return x.baseAddress == y.baseAddress && x.count == y.count
+            case let (.failed(e, x), .failed(f, y)): return e == f && x == y
+            default: return false
+            }
+        }
     }
 
     /// A write completed with `result` (bytes, or -errno).
     mutating func written(_ result: Int32) -> WriteOutcome {
         if result < 0 {
             writing = false
-            return .failed(-result)
+            return .failed(-result, lines: writeLines)
         }
         writeOffset += Int(result)
         if result > 0 && writeOffset < writeCount { return .more(remaining) }
         writing = false
-        return writeOffset < writeCount ? .failed(EIO) : .done
+        return writeOffset < writeCount ? .failed(EIO, lines: writeLines) : .done(lines: writeLines)
     }
 
     /// Whether lines wait in the fill buffer (the loop then wakes within a second).
     var hasLines: Bool { fillCount > 0 || pending }
 
+    /// From now on lines go to `next` (an open descriptor), or, with -1,
+    /// nowhere: the switch completes in `completeSwitch`. Returns a
+    /// descriptor an earlier, not yet completed, switch was waiting to
+    /// move to, for the caller to close.
+    mutating func reopen(_ next: CInt) -> CInt? {
+        let superseded = nextFD.flatMap { $0 >= 0 ? $0 : nil }
+        nextFD = next
+        if next >= 0 {
+            if !allocated {
+                records.deallocate()
+                buffers.deallocate()
+                (records, buffers) = AccessLog.allocate(clients: clients, buffers: true)
+                allocated = true
+            } else if !enabled {
+                // Records left from before the removal describe requests
+                // whose lines were never to be written.
+                for i in 0..<clients { record(i).pointee.active = false }
+            }
+            enabled = true
+        } else {
+            enabled = false
+        }
+        return superseded
+    }
+
+    /// Moves to the next descriptor once nothing is in flight to the
+    /// current one (and, for a removal, once every buffered line is
+    /// written). Returns the descriptor left behind (-1: there was none),
+    /// for the caller to close; nil while the switch must wait.
+    mutating func completeSwitch() -> CInt? {
+        guard let next = nextFD, !writing, next >= 0 || fillCount == 0 else { return nil }
+        let old = fd
+        fd = next
+        nextFD = nil
+        return old
+    }
+
     /// At exit, once no write is in flight: what is left, written in place.
-    mutating func writeRest() {
-        guard enabled, !writing, fillCount > 0 else { return }
-        try? Posix.writeAll(fd, UnsafeRawBufferPointer(start: buffers + filling * AccessLog.bufferSize, count: fillCount))
+    /// The lines written, and those lost.
+    mutating func writeRest() -> (written: UInt64, dropped: UInt64) {
+        guard fd >= 0, !writing, fillCount > 0 else { return (0, 0) }
+        let lines = fillLines
+        let failed = (try? Posix.writeAll(fd, UnsafeRawBufferPointer(start: buffers + filling * AccessLog.bufferSize, count: fillCount))) == nil
         fillCount = 0
+        fillLines = 0
+        return failed ? (0, lines) : (lines, 0)
     }
 }

@@ -64,6 +64,13 @@ struct TableSettings {
         poolHeads = .allocate(capacity: max(1, count))
         poolHeads.initialize(repeating: .max, count: max(1, count))
         guard logNames else { return }
+        (serverLogNames, serverLogNameCounts) = TableSettings.logNames(table)
+    }
+
+    /// Each server's `pool=NAME server=NAME` for the access log, in
+    /// `AccessLog.Layout.serverCapacity` bytes, and its length.
+    static func logNames(_ table: RoutingTableView) -> (UnsafeMutablePointer<UInt8>, UnsafeMutablePointer<UInt8>) {
+        let count = table.serverCount
         let capacity = AccessLog.Layout.serverCapacity
         let names = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, count) * capacity)
         let counts = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, count))
@@ -84,8 +91,7 @@ struct TableSettings {
                 counts[Int(s)] = UInt8(text.count)
             }
         }
-        serverLogNames = names
-        serverLogNameCounts = counts
+        return (names, counts)
     }
 
     /// Server `s`'s `pool=... server=...` for the access log (empty without one).

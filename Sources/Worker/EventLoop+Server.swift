@@ -614,7 +614,7 @@ extension EventLoop {
         case .notYet:
             return
         case .done(let poolServer, let keepClient):
-            if accessLog.enabled { logRequest(i, status: clients[c].exchange.responseStatus) }
+            if accessLog.enabled && accessLog.record(c).pointee.active { logRequest(i, status: clients[c].exchange.responseStatus) }
             detachServer(i, reusable: poolServer)
             guard keepClient else {
                 lingerClose(i)

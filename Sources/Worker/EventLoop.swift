@@ -114,6 +114,10 @@ struct EventLoop: ~Copyable {
     var serverLogNameCounts: UnsafeMutablePointer<UInt8>?
     var accessLog: AccessLog
     var reportedDroppedLines: UInt64 = 0
+    /// The access log file generation last looked at, and the one the
+    /// switch in progress (or the last one) moves to.
+    var accessLogSeen: UInt32
+    var accessLogSwitchingTo: UInt32
 
     let clients: UnsafeMutablePointer<ClientConnection>
     let clientCapacity: Int
@@ -264,6 +268,8 @@ struct EventLoop: ~Copyable {
         tally = Tally(servers: table.serverCount)
         processID = Posix.processID()
         accessLog = AccessLog(fd: configuration.accessLogDescriptor, clients: configuration.maxClientConnections)
+        accessLogSeen = configuration.accessLogGeneration
+        accessLogSwitchingTo = configuration.accessLogGeneration
         let settings = TableSettings(table, logNames: configuration.accessLogDescriptor != nil)
         serverCount = table.serverCount
         services = settings.services
@@ -307,6 +313,7 @@ struct EventLoop: ~Copyable {
             let slot = region.worker(configuration.workerIndex)
             slot.pid = Posix.processID()
             slot.cpu = Int32(configuration.cpu)
+            slot.accessLogGeneration = UInt64(configuration.accessLogGeneration)
             slot.announce(epoch: tableGeneration)
         }
     }
@@ -374,9 +381,10 @@ struct EventLoop: ~Copyable {
             if let region {
                 followTable(region)
                 tls?.followTicketKeys(region)
+                followAccessLog(region)
                 publishCounters(region)
             }
-            if accessLog.enabled { flushAccessLog() }
+            if accessLog.fd >= 0 || accessLog.nextFD != nil { flushAccessLog() }
             let wait = waitLimit()
             try ring.submitAndWait(timeoutMilliseconds: wait)
             now = Posix.monotonicMilliseconds()
@@ -412,8 +420,8 @@ struct EventLoop: ~Copyable {
             closeClient(UInt32(i))
         }
         closeAllServerConnections()
-        if let region { publishCounters(region) }
         closeAccessLog()
+        if let region { publishCounters(region) }
         try ring.submit()
     }
 

@@ -33,6 +33,9 @@ public struct WorkerConfiguration {
 
     /// An open file (O_APPEND) for the access log; nil: no access log.
     public var accessLogDescriptor: CInt? = nil
+    /// The generation of that file (or of its absence) in `region`
+    /// (`AccessLogFile`): a newer one published there is switched to.
+    public var accessLogGeneration: UInt32 = 0
 
     /// Spreads round-robin starting points across workers (the worker index).
     public var selectorSeed: UInt32 = 0

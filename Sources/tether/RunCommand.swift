@@ -61,11 +61,9 @@ struct RunCommand: ParsableCommand {
                 if compiled.config.runtimeDirectory != loaded.runtimeDirectory {
                     return .refused(["runtime_dir changed: restart tether to apply"])
                 }
-                if compiled.config.accessLog != loaded.accessLog {
-                    return .refused(["access_log changed: restart tether to apply"])
-                }
                 return .table(image: compiled.image, listen: RunCommand.listen(of: compiled.config), workerCount: workers,
-                              admin: compiled.config.admin.map { SocketAddress($0.listen.address, port: $0.listen.port) })
+                              admin: compiled.config.admin.map { SocketAddress($0.listen.address, port: $0.listen.port) },
+                              accessLog: compiled.config.accessLog?.path)
             }
         }
         do {

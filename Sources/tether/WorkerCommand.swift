@@ -23,6 +23,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "The drain timeout in milliseconds.") var drainMs: UInt64
     @Option(help: "The supervisor's pid; the worker stops when it is gone.") var supervisor: Int32
     @Option(help: "The inherited descriptor of the access log, if there is one.") var accessLogFd: CInt?
+    @Option(help: "The generation of the access log file (or of its absence) in the shared state.") var accessLogGeneration: UInt32 = 0
 
     static func arguments(for launch: SupervisorConfiguration.WorkerLaunch) -> [String] {
         var out = [
@@ -33,6 +34,7 @@ struct WorkerCommand: ParsableCommand {
         ]
         for l in launch.listeners { out += ["--listener", "\(l.descriptor):\(l.service)"] }
         if let fd = launch.accessLogDescriptor { out += ["--access-log-fd", "\(fd)"] }
+        out += ["--access-log-generation", "\(launch.accessLogGeneration)"]
         return out
     }
 
@@ -65,6 +67,7 @@ struct WorkerCommand: ParsableCommand {
             worker.selectorSeed = UInt32(truncatingIfNeeded: index)
             worker.drainTimeoutMilliseconds = drainMs
             worker.accessLogDescriptor = accessLogFd
+            worker.accessLogGeneration = accessLogGeneration
             try runWorker(worker)
         } catch let error as ExitCode {
             throw error

@@ -162,14 +162,45 @@ final class Memory {
         #expect(r.monitor.startedAtMs == 99 && r.worker(0).epoch == 5)
     }
 
-    @Test func workerCountersEndBeforeStartedAt() {
+    @Test func workerCountersStayInTheirSlot() {
+        let m = Memory(workers: 2, servers: 1)
+        defer { withExtendedLifetime(m) {} }
+        let r = m.region()
+        let w = r.worker(0)
+        w.startedAtMs = 0xFFFF_FFFF_FFFF
+        w.accessLogGeneration = 0xABCD
+        for c in WorkerSlot.Counter.allCases { w.add(c, 7) }
+        #expect(w.startedAtMs == 0xFFFF_FFFF_FFFF && w.accessLogGeneration == 0xABCD)
+        #expect(WorkerSlot.Counter.allCases.allSatisfy { w.value($0) == 7 })
+        // The last counter ends before the next worker's slot begins.
+        #expect(r.worker(1).epoch == 0 && r.worker(1).pid == 0 && r.worker(1).cpu == 0)
+        #expect(WorkerSlot.Counter.allCases.allSatisfy { r.worker(1).value($0) == 0 })
+    }
+}
+
+@Suite struct AccessLogFiles {
+    @Test(arguments: [(UInt32(1), Int32(7)), (2, -1), (.max, .max), (0x8000_0000, 0)])
+    func theWordCarriesGenerationAndDescriptor(generation: UInt32, fd: Int32) {
         let m = Memory(workers: 1, servers: 1)
         defer { withExtendedLifetime(m) {} }
-        let w = m.region().worker(0)
-        w.startedAtMs = 0xFFFF_FFFF_FFFF
-        for c in WorkerSlot.Counter.allCases { w.add(c, 7) }
-        #expect(w.startedAtMs == 0xFFFF_FFFF_FFFF)
-        #expect(WorkerSlot.Counter.allCases.allSatisfy { w.value($0) == 7 })
+        let r = m.region()
+        #expect(r.accessLogFile() == AccessLogFile(generation: 0, fd: 0), "never published")
+        let file = AccessLogFile(generation: generation, fd: fd)
+        r.publish(file)
+        #expect(r.accessLogFile() == file && r.accessLogFile().isOpen == (fd >= 0))
+    }
+
+    @Test func theFileSitsClearOfTheTicketKeysAndTheWorkerSlots() {
+        let m = Memory(workers: 1, servers: 1)
+        defer { withExtendedLifetime(m) {} }
+        let r = m.region()
+        let keys = TicketKeys(current: [UInt8](repeating: 0xFF, count: 80), previous: [UInt8](repeating: 0xFF, count: 80),
+                              rotatedAtMs: .max)
+        r.publish(keys)
+        r.worker(0).announce(epoch: 3)
+        r.publish(AccessLogFile(generation: 5, fd: -1))
+        #expect(r.ticketKeys()?.keys == keys && r.worker(0).epoch == 3)
+        #expect(r.accessLogFile() == AccessLogFile(generation: 5, fd: -1))
     }
 }
 

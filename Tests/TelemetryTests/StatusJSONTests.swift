@@ -22,6 +22,7 @@ import SharedState
                 }
               },
               "monitor": null,
+              "access_log": {"generation": 4},
               "workers": [
                 {
                   "index": 0,
@@ -30,6 +31,7 @@ import SharedState
                   "online": true,
                   "generation": 3,
                   "started_at_ms": 1700000000500,
+                  "access_log_generation": 4,
                   "requests": 13,
                   "connections_accepted": 0,
                   "connections_open": 2,
@@ -41,7 +43,9 @@ import SharedState
                   "balanced": 5,
                   "failovers": 0,
                   "table_switches": 0,
-                  "tls_handshake_failures": 0
+                  "tls_handshake_failures": 0,
+                  "access_log_lines_written": 12,
+                  "access_log_lines_dropped": 1
                 },
                 {
                   "index": 1,
@@ -50,6 +54,7 @@ import SharedState
                   "online": false,
                   "generation": null,
                   "started_at_ms": 0,
+                  "access_log_generation": 0,
                   "requests": 0,
                   "connections_accepted": 0,
                   "connections_open": 0,
@@ -61,7 +66,9 @@ import SharedState
                   "balanced": 0,
                   "failovers": 0,
                   "table_switches": 0,
-                  "tls_handshake_failures": 0
+                  "tls_handshake_failures": 0,
+                  "access_log_lines_written": 0,
+                  "access_log_lines_dropped": 0
                 }
               ],
               "servers": [
@@ -113,6 +120,9 @@ import SharedState
         r.worker(0).announce(epoch: 0)
         r.worker(0).add(.requests, 9)
         r.worker(0).set(.connectionsOpen, 4)
+        r.worker(0).add(.accessLogLinesWritten, 6)
+        r.worker(0).accessLogGeneration = 2
+        r.publish(AccessLogFile(generation: 2, fd: 9))
         r.server(1).add(.requests, 5)
         r.server(1).countResponse(status: 404)
         r.server(1).beginRequest()
@@ -134,5 +144,15 @@ import SharedState
         #expect(s.servers[1][.requests] == 0)
         #expect(s.servers[2].downBy == ["monitor"] && s.servers[2].reason.description == "connection refused")
         #expect(s.monitor == nil)
+        #expect(s.accessLogGeneration == 2)
+        #expect(s.workers[0].accessLogGeneration == 2 && s.workers[0][.accessLogLinesWritten] == 6)
+    }
+
+    @Test func withoutAnAccessLogTheDocumentSaysNull() throws {
+        let shared = TestRegion(workers: 1, servers: 1)
+        shared.region.publish(AccessLogFile(generation: 3, fd: -1))
+        let s = StatusSnapshot(region: shared.region, table: nil, nowMs: 1)
+        #expect(s.accessLogGeneration == nil)
+        #expect(StatusJSON.render(s).contains("\"access_log\": null,"))
     }
 }

@@ -11,6 +11,7 @@ import Testing
         #expect(lines[3] == "  a.yaml:3:5: pool: no pool named \"webb\"")
         #expect(lines.contains("reloads: 2 applied, 1 refused"))
         #expect(lines.contains("health monitor: not running"))
+        #expect(lines.contains("access log: file generation 4, 12 lines written, 1 dropped"))
         #expect(lines.contains("workers"), "no rate note without a previous snapshot")
         let header = lines.first { $0.hasPrefix("WORKER") }!
         let row = lines[lines.firstIndex(of: header)! + 1]

@@ -55,14 +55,17 @@ func handSnapshot() -> StatusSnapshot {
     workerCounters[WorkerSlot.Counter.pinned.rawValue] = 7
     workerCounters[WorkerSlot.Counter.balanced.rawValue] = 5
     workerCounters[WorkerSlot.Counter.localResponses.rawValue] = 1
+    workerCounters[WorkerSlot.Counter.accessLogLinesWritten.rawValue] = 12
+    workerCounters[WorkerSlot.Counter.accessLogLinesDropped.rawValue] = 1
     return StatusSnapshot(
         takenAtMs: 1_700_000_100_000, supervisorPID: 10, startedAtMs: 1_700_000_000_000, generation: 3,
         tableLoadedAtMs: 1_700_000_050_000,
         lastReload: .init(attempt: 3, applied: false, generation: 3, atMs: 1_700_000_060_000,
                           message: "a.yaml:3:5: pool: no pool named \"webb\"\na.yaml:9:1: second"),
-        reloadsApplied: 2, reloadsRefused: 1, monitor: nil,
+        reloadsApplied: 2, reloadsRefused: 1, monitor: nil, accessLogGeneration: 4,
         workers: [
-            .init(index: 0, pid: 11, cpu: 0, generation: 3, startedAtMs: 1_700_000_000_500, counters: workerCounters),
+            .init(index: 0, pid: 11, cpu: 0, generation: 3, startedAtMs: 1_700_000_000_500, accessLogGeneration: 4,
+                  counters: workerCounters),
             .init(index: 1, pid: 0, cpu: 1, generation: nil, startedAtMs: 0,
                   counters: [UInt64](repeating: 0, count: WorkerSlot.Counter.allCases.count)),
         ],
