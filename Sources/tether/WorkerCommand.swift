@@ -23,6 +23,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "The drain timeout in milliseconds.") var drainMs: UInt64
     @Option(help: "The supervisor's pid; the worker stops when it is gone.") var supervisor: Int32
     @Option(help: "The inherited descriptor of the access log, if there is one.") var accessLogFd: CInt?
+    @Option(help: "The worker's holdings record in the shared state, if it has one.") var holdings: Int?
 
     static func arguments(for launch: SupervisorConfiguration.WorkerLaunch) -> [String] {
         var out = [
@@ -33,6 +34,7 @@ struct WorkerCommand: ParsableCommand {
         ]
         for l in launch.listeners { out += ["--listener", "\(l.descriptor):\(l.service)"] }
         if let fd = launch.accessLogDescriptor { out += ["--access-log-fd", "\(fd)"] }
+        if let record = launch.holdingsRecord { out += ["--holdings", "\(record)"] }
         return out
     }
 
@@ -60,6 +62,7 @@ struct WorkerCommand: ParsableCommand {
             worker.listeners = listeners
             worker.region = region
             worker.workerIndex = index
+            worker.holdingsRecord = holdings
             worker.cpu = cpu
             worker.tableGeneration = generation
             worker.selectorSeed = UInt32(truncatingIfNeeded: index)
