@@ -79,6 +79,7 @@ let package = Package(
         .testTarget(name: "TLSTests", dependencies: ["TLS", "COpenSSL", "TLSTestSupport"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "SharedState", "RoutingTable", "Posix"]),
+        .testTarget(name: "RingTests", dependencies: ["Ring", "Posix", "CLinux"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "HTTPWire", "Posix", "Ring", "RoutingTable", "SharedState"]),
         .testTarget(name: "IntegrationTests", dependencies: ["tether", "SharedState", "TLSTestSupport"]),
     ]

@@ -34,8 +34,6 @@ struct BufferPool: ~Copyable {
     let largeCount: Int
     let largeFree: UnsafeMutablePointer<UInt32>
     var largeFreeCount: Int
-    /// Buffers given back to the kernel since the last `publish`.
-    var recycledSincePublish = 0
     /// The first plaintext buffer's id: one past the last large buffer.
     let plaintextFirst: UInt32
     var plaintextBase: UnsafeMutableRawPointer? = nil
@@ -110,7 +108,6 @@ struct BufferPool: ~Copyable {
     mutating func release(_ id: BufferID) {
         if id < UInt32(provided.count) {
             provided.recycle(UInt16(id))
-            recycledSincePublish += 1
         } else if id < plaintextFirst {
             largeFree[largeFreeCount] = id - UInt32(provided.count)
             largeFreeCount += 1
@@ -127,15 +124,12 @@ struct BufferPool: ~Copyable {
         return largeFree[largeFreeCount] + UInt32(provided.count)
     }
 
-    /// Makes recycled provided buffers visible to the kernel; returns how
-    /// many buffers of any kind came back since the last call.
+    /// Tops the kernel's ring up with recycled provided buffers (once per
+    /// loop turn); returns how many buffers of any kind became available
+    /// since the last call, provided ones counted as the ring got them.
     @inline(__always)
     mutating func publish() -> Int {
-        let n = recycledSincePublish
-        if n > 0 {
-            provided.publish()
-            recycledSincePublish = 0
-        }
+        let n = provided.publish()
         let plaintext = plaintextReleasedSincePublish
         plaintextReleasedSincePublish = 0
         return n + plaintext

@@ -382,7 +382,6 @@ struct EventLoop: ~Copyable {
         while true {
             if let region {
                 followTable(region)
-                followTable(region)
                 tls?.followTicketKeys(region)
                 publishCounters(region)
             }
@@ -392,7 +391,13 @@ struct EventLoop: ~Copyable {
             now = Posix.monotonicMilliseconds()
             while true {
                 let n = ring.harvest(into: completions)
-                for k in 0..<n { dispatch(completions[k]) }
+                var tookBuffers = 0
+                for k in 0..<n {
+                    if completions[k].bufferID != nil { tookBuffers += 1 }
+                    dispatch(completions[k])
+                }
+                // The ring's fill level is known only from these reports.
+                buffers.provided.consumed(tookBuffers)
                 if n < completions.count { break }
             }
             if drainStarted {
@@ -442,7 +447,11 @@ struct EventLoop: ~Copyable {
     }
 
     func waitLimit() -> UInt64? {
-        var limit = timers.millisecondsUntilNextExpiry(now: now)
+        // With a shared region the loop wakes at least this often anyway, so
+        // the timer wheel need not look further ahead (each turn under load
+        // would otherwise scan hundreds of empty buckets).
+        let horizon: UInt64? = region == nil ? nil : (retiredTables.isEmpty ? 200 : 50)
+        var limit = timers.millisecondsUntilNextExpiry(now: now, horizon: horizon)
         if draining {
             let left = drainDeadline > now ? drainDeadline - now : 0
             limit = min(limit ?? left, left)
@@ -454,7 +463,7 @@ struct EventLoop: ~Copyable {
         if starvedCount > 0 { limit = min(limit ?? 10, 10) }
         if accessLog.hasLines { limit = min(limit ?? AccessLog.flushMilliseconds, AccessLog.flushMilliseconds) }
         // A new table is noticed on the next wake; an idle worker wakes to look.
-        if region != nil { limit = min(limit ?? 200, retiredTables.isEmpty ? 200 : 50) }
+        if let horizon { limit = min(limit ?? horizon, horizon) }
         for l in 0..<listenerCount where listeners[l].retryAt > 0 {
             let left = listeners[l].retryAt > now ? listeners[l].retryAt - now : 0
             limit = min(limit ?? left, left)

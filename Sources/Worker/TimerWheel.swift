@@ -101,12 +101,20 @@ struct TimerWheel: ~Copyable {
     }
 
     /// Milliseconds until the next tick that has anything to expire, scanning
-    /// at most a quarter of the wheel; nil when nothing is scheduled.
-    func millisecondsUntilNextExpiry(now: UInt64) -> UInt64? {
+    /// at most a quarter of the wheel, or only as far as `horizon`
+    /// milliseconds when the caller wakes by then anyway (the answer is then
+    /// at most about `horizon`); nil when nothing is scheduled.
+    func millisecondsUntilNextExpiry(now: UInt64, horizon: UInt64? = nil) -> UInt64? {
         if scheduledCount == 0 { return nil }
         let nowTick = now / TimerWheel.tickMilliseconds
         var tick = processedTick + 1
-        let limit = tick + UInt64(TimerWheel.bucketCount / 4)
+        var span = UInt64(TimerWheel.bucketCount / 4)
+        if let horizon {
+            // Ticks up to now are due; beyond that, the horizon's worth (+1 for rounding).
+            let due = nowTick >= tick ? nowTick - tick + 1 : 0
+            span = min(span, due + horizon / TimerWheel.tickMilliseconds + 1)
+        }
+        let limit = tick + span
         while tick < limit {
             if heads[Int(tick & UInt64(TimerWheel.bucketCount - 1))] != TimerWheel.none { break }
             tick += 1

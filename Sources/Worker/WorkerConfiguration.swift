@@ -47,9 +47,15 @@ public struct WorkerConfiguration {
     /// a 64 KiB body crosses in one receive and one send per direction
     /// instead of four (bench/run pinned-ka-body64k: 37 µs of CPU per
     /// request against 68–89 µs with 16 KiB buffers, the same for small
-    /// requests); 512 of them, 32 MiB per worker, touched as they are used.
-    /// A connection holds one only while data it received is on its way.
-    public var bufferCount: Int = 512
+    /// requests). A connection holds one only while data it received is on
+    /// its way, but a client that reads its response slowly holds one for
+    /// as long as the send waits, so the count bounds how many such clients
+    /// a worker carries before its receives stall: 4096 (256 MiB of address
+    /// space per worker, reserved, not committed). The ring hands out the
+    /// most recently returned buffers first, so memory is touched only as
+    /// far as concurrency needs (RSS grows with buffers in use at once, not
+    /// with traffic).
+    public var bufferCount: Int = 4096
     public var bufferSize: Int = 64 * 1024
     /// Buffers for request or response heads larger than `bufferSize`, each
     /// as large as the largest `max_header_bytes`.

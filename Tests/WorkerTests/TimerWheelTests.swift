@@ -65,4 +65,19 @@ import Testing
         let wait = wheel.millisecondsUntilNextExpiry(now: 0)!
         #expect(wait >= 95 && wait <= 95 + TimerWheel.tickMilliseconds)
     }
+
+    @Test(arguments: [UInt64(0), 5, 1_000, 123_456])
+    func aHorizonShortensTheLookButNeverPassesADueTimer(start: UInt64) {
+        var wheel = TimerWheel(capacity: 8, nowMilliseconds: start)
+        wheel.schedule(0, at: start + 60_000)
+        // Far beyond the horizon: the answer is about the horizon, not the timer.
+        let capped = wheel.millisecondsUntilNextExpiry(now: start, horizon: 200)!
+        #expect(capped >= 200 && capped <= 200 + 2 * TimerWheel.tickMilliseconds)
+        // Within the horizon: the timer's own tick.
+        wheel.schedule(1, at: start + 95)
+        let near = wheel.millisecondsUntilNextExpiry(now: start, horizon: 200)!
+        #expect(near >= 95 && near <= 95 + TimerWheel.tickMilliseconds)
+        // A loop that stalled past the deadline (expire not yet run) is told to wake at once.
+        #expect(wheel.millisecondsUntilNextExpiry(now: start + 500, horizon: 200) == 0)
+    }
 }
