@@ -45,19 +45,22 @@ import Testing
         let proxy = try ProxyUnderTest(fleet: fleet, options: options)
         let victim = try SupervisorTests.workers(of: proxy, count: 1)[0]
 
-        // An idle pooled connection to apache2, and apache1's two allowed requests.
-        #expect(try proxy.get("/", headers: ["X-Server: server2"]).status == 200)
+        // apache1's two allowed requests, and an idle pooled connection to apache2.
         let held = try Self.holdSlowRequests(proxy, count: 2)
         defer { held.forEach { $0.close() } }
         #expect(try Self.waitForCounts(proxy, "apache1", inFlight: 2, connections: 2))
-        #expect(try Self.waitForCounts(proxy, "apache2", inFlight: 0, connections: 1))
         #expect(try proxy.get("/", headers: ["X-Server: server1"]).status == 503)
+        #expect(try proxy.get("/", headers: ["X-Server: server2"]).status == 200)
+        // Pooled for 4 s: a slow machine may have closed it already.
+        let pooled = try Self.counts(proxy, "apache2").connections
+        #expect(pooled == 1 || pooled == 0)
 
         #expect(kill(victim, SIGKILL) == 0)
         _ = try SupervisorTests.workers(of: proxy, count: 1, excluding: [victim])
         #expect(try Self.waitForCounts(proxy, "apache1", inFlight: 0, connections: 0))
         #expect(try Self.waitForCounts(proxy, "apache2", inFlight: 0, connections: 0))
-        #expect(proxy.process.stderr.contains("held 2 requests in flight and 3 server connections"), "\(proxy.process.logs)")
+        #expect(proxy.process.stderr.contains("held 2 requests in flight and \(2 + pooled) server connections"),
+                "\(proxy.process.logs)")
 
         // Both of apache1's places are free again, and there are still only two.
         let again = try Self.holdSlowRequests(proxy, count: 2)
