@@ -54,6 +54,9 @@ struct HealthMonitor: ~Copyable {
     /// Plans replaced by a reload, freed once the kernel is done with their
     /// addresses and request bytes (their checks were cancelled).
     var retiredPlans: [(plan: Plan, buffers: UnsafeMutableRawPointer, freeAt: UInt64)] = []
+    /// Checks carried over a replan, by attempt: their operations issued
+    /// before it name the probe's index in the plan they started in.
+    var attemptIndex: [UInt32: Int] = [:]
 
     init(_ configuration: MonitorConfiguration) throws(PosixError) {
         region = configuration.region
@@ -107,15 +110,43 @@ struct HealthMonitor: ~Copyable {
             log.info("table generation \(generation): the same checks; none interrupted")
             return
         }
+        // Checks in flight that the new plan makes the same way carry on
+        // under it (so reloads that change other servers, more often than a
+        // timeout, cannot keep a check from finishing); the rest are
+        // cancelled and run again at once.
+        var next = candidate
+        var carried = 0
+        var lastDeadline = now
+        attemptIndex.removeAll(keepingCapacity: true)
         for i in plan.probes.indices where plan.probes[i].fd >= 0 {
-            ring.queueCancelAndClose(fd: plan.probes[i].fd, userData: UserData(kind: Op.close.rawValue, slot: 0, generation: 0))
+            let old = plan.probes[i]
+            if let j = next.probeIndex(for: ProbeKey(slot: old.slot, monitor: plan.monitors[old.monitor])),
+               next.probes[j].phase == .idle,
+               old.sameCheck(as: next.probes[j], monitors: plan.monitors, otherMonitors: next.monitors) {
+                next.probes[j].phase = old.phase
+                next.probes[j].fd = old.fd
+                next.probes[j].attempt = old.attempt
+                next.probes[j].startedAt = old.startedAt
+                next.probes[j].deadline = old.deadline
+                next.probes[j].sent = old.sent
+                next.probes[j].received = old.received
+                next.probes[j].buffer = old.buffer
+                next.probes[j].verdict = old.verdict
+                attemptIndex[old.attempt] = j
+                carried += 1
+                lastDeadline = max(lastDeadline, old.deadline)
+            } else {
+                ring.queueCancelAndClose(fd: old.fd, userData: UserData(kind: Op.close.rawValue, slot: 0, generation: 0))
+            }
             plan.probes[i].fd = -1
         }
-        inFlight = 0
-        // Receives of cancelled checks may still land in the old buffers.
-        retiredPlans.append((plan, buffers, now + 10_000))
-        plan = candidate
+        inFlight = carried
+        // Receives of cancelled checks may still land in the old buffers, and
+        // carried checks use them (and the old request bytes) until they end.
+        retiredPlans.append((plan, buffers, lastDeadline + 10_000))
+        plan = next
         buffers = .allocate(byteCount: max(1, plan.probes.count) * HealthMonitor.bufferSize, alignment: 8)
+        if carried > 0 { log.info("table generation \(generation): \(carried) check\(carried == 1 ? "" : "s") in flight carried over") }
         self.generation = generation
         region.monitor.generation = generation
         region.monitor.serversChecked = UInt64(plan.probes.count)
@@ -279,6 +310,7 @@ struct HealthMonitor: ~Copyable {
         plan.probes[i].deadline = now + UInt64(monitor.timeoutMs)
         plan.probes[i].sent = 0
         plan.probes[i].received = 0
+        plan.probes[i].buffer = buffers + i * HealthMonitor.bufferSize
         inFlight += 1
         let address = plan.probes[i].address
         let sockaddrPointer = UnsafeRawPointer(address).advanced(by: MemoryLayout<SocketAddress>.offset(of: \.storage)!)
@@ -292,8 +324,12 @@ struct HealthMonitor: ~Copyable {
 
     mutating func handle(_ c: Completion) {
         guard let op = Op(rawValue: c.userData.kind), op != .close else { return }
-        let i = Int(c.userData.slot)
-        guard i < plan.probes.count, plan.probes[i].attempt == c.userData.generation, plan.probes[i].phase != .idle else { return }
+        var i = Int(c.userData.slot)
+        if i >= plan.probes.count || plan.probes[i].attempt != c.userData.generation {
+            guard let j = attemptIndex[c.userData.generation] else { return }
+            i = j
+        }
+        guard plan.probes[i].attempt == c.userData.generation, plan.probes[i].phase != .idle else { return }
         let now = Posix.monotonicMilliseconds()
         let r = c.result
         switch op {
@@ -344,7 +380,7 @@ struct HealthMonitor: ~Copyable {
         }
     }
 
-    func buffer(_ i: Int) -> UnsafeMutableRawPointer { buffers + i * HealthMonitor.bufferSize }
+    func buffer(_ i: Int) -> UnsafeMutableRawPointer { plan.probes[i].buffer ?? buffers + i * HealthMonitor.bufferSize }
 
     mutating func send(_ i: Int) {
         let p = plan.probes[i]
@@ -373,6 +409,7 @@ struct HealthMonitor: ~Copyable {
             plan.probes[i].fd = -1
         }
         plan.probes[i].phase = .idle
+        if !attemptIndex.isEmpty { attemptIndex[plan.probes[i].attempt] = nil }
         plan.probes[i].attempt = 0
         inFlight -= 1
         plan.probes[i].nextDue = max(plan.probes[i].startedAt + UInt64(monitor.intervalMs), now + 1)

@@ -26,6 +26,20 @@ struct Probe {
     var deadline: UInt64 = 0
     var sent = 0
     var received = 0
+    /// Where this check's first response bytes go: the monitor's buffer
+    /// for this probe, or for a check carried over a replan, the one of the
+    /// plan it started in (its receive may already be in the kernel).
+    var buffer: UnsafeMutableRawPointer? = nil
+
+    /// Whether `other` checks the same thing the same way (server slot,
+    /// monitor settings, address, request bytes): a check in flight for one
+    /// can finish as the other's.
+    func sameCheck(as other: Probe, monitors: [HealthMonitorSpec], otherMonitors: [HealthMonitorSpec]) -> Bool {
+        slot == other.slot && monitors[monitor] == otherMonitors[other.monitor]
+            && request.elementsEqual(other.request)
+            && withUnsafeBytes(of: address.pointee.storage, { x in
+                withUnsafeBytes(of: other.address.pointee.storage) { y in x.elementsEqual(y) } })
+    }
 }
 
 /// A server with at least one monitor: it is up when every probe says so.
@@ -103,10 +117,16 @@ struct Plan {
     var carried: [ProbeKey: (verdict: MonitorVerdict, nextDue: UInt64)] {
         var out: [ProbeKey: (verdict: MonitorVerdict, nextDue: UInt64)] = [:]
         for p in probes {
-            // A check in flight is abandoned by a replan: run it again at once.
+            // A check in flight that the next plan cannot take over runs again at once.
             out[ProbeKey(slot: p.slot, monitor: monitors[p.monitor])] = (p.verdict, p.phase == .idle ? p.nextDue : 0)
         }
         return out
+    }
+
+    /// The index of this plan's probe for `key`, if it has one.
+    func probeIndex(for key: ProbeKey) -> Int? {
+        guard let s = servers.firstIndex(where: { $0.slot == key.slot }) else { return nil }
+        return servers[s].probes.first { monitors[probes[$0].monitor] == key.monitor }
     }
 
     func release() {
@@ -122,10 +142,7 @@ struct Plan {
               unmonitored.map(\.slot) == other.unmonitored.map(\.slot),
               unmonitored.map(\.label) == other.unmonitored.map(\.label) else { return false }
         for (a, b) in zip(probes, other.probes) {
-            guard a.slot == b.slot, a.monitor == b.monitor,
-                  a.request.elementsEqual(b.request),
-                  withUnsafeBytes(of: a.address.pointee.storage, { x in
-                      withUnsafeBytes(of: b.address.pointee.storage) { y in x.elementsEqual(y) } }) else { return false }
+            guard a.monitor == b.monitor, a.sameCheck(as: b, monitors: monitors, otherMonitors: other.monitors) else { return false }
         }
         return true
     }

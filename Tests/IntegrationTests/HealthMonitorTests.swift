@@ -207,6 +207,30 @@ import Testing
         #expect(found, "\(proxy.process.stderr)")
     }
 
+    @Test func reloadsThatChangeOtherServersDoNotHideAFrozenServer() throws {
+        let fleet = try BackendFleet(names: ["apache1", "apache2"])
+        var options = ProxyUnderTest.Options()
+        options.healthMonitor = "type: http, interval: 1500ms, timeout: 1s, successful_checks: 1, failed_checks: 1, request: \"GET /healthz HTTP/1.1\""
+        let proxy = try ProxyUnderTest(fleet: fleet, options: options)
+        try proxy.process.waitForLine(containing: "msg=\"checking 2 servers", in: .stderr)
+        try fleet["apache1"].process.send(signal: SIGSTOP)
+        defer { try? fleet["apache1"].process.send(signal: SIGCONT) }
+        // Each reload adds or removes a third server, so the monitor replans,
+        // well inside the frozen server's 1 s timeout; its check must carry on.
+        let spare = try freeLoopbackPort()
+        let down = "\(Self.label(fleet, "apache1")) is down: no response within the timeout"
+        var flip = false
+        let found = try eventually(timeout: .seconds(20)) {
+            flip.toggle()
+            options.deadServers = flip ? [(name: "spare", port: spare, headerValue: "spare")] : []
+            try proxy.writeConfig(options)
+            #expect(try proxy.reload().status == .exited(0))
+            return proxy.process.stderr.contains(down)
+        }
+        #expect(found, "\(proxy.process.stderr)")
+        #expect(proxy.process.stderr.contains("check in flight carried over") || proxy.process.stderr.contains("checks in flight carried over"))
+    }
+
     @Test(arguments: ["local_response", "close", "redirect"])
     func whenEveryServerIsDownTheConfiguredActionAnswers(action: String) throws {
         let fleet = try BackendFleet(names: ["apache1", "apache2"])
