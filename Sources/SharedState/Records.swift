@@ -197,6 +197,9 @@ public struct AccessLogFile: Equatable, Sendable {
 /// 20  server connections open u32 atomic (pooled idle ones included)
 /// 24  counters, u64 atomic each (`Counter`)
 /// ```
+///
+/// Each worker process holds its share of the in-flight count and the
+/// open connections in its `WorkerHoldings` record as well.
 public struct ServerSlot {
     let p: UnsafeMutableRawPointer
 
@@ -237,13 +240,29 @@ public struct ServerSlot {
         nonmutating set { a32(16).pointee.store(newValue.rawValue, ordering: .relaxed) }
     }
 
-    /// TCP connections to this server open in any worker (idle pooled ones too).
+    /// TCP connections to this server open in any worker (idle pooled ones
+    /// too). A worker changes it together with its holdings record
+    /// (`WorkerHoldings.addConnections`).
     public var connectionsOpen: UInt32 { a32(20).pointee.load(ordering: .relaxed) }
-    @inline(__always) public func connectionOpened() { a32(20).pointee.wrappingAdd(1, ordering: .relaxed) }
-    @inline(__always) public func connectionClosed() { a32(20).pointee.wrappingSubtract(1, ordering: .relaxed) }
-    /// Applies a worker's net count of connections opened minus closed since its last report.
-    @inline(__always) public func addConnections(_ delta: Int32) {
-        a32(20).pointee.wrappingAdd(UInt32(bitPattern: delta), ordering: .relaxed)
+
+    /// Takes a dead worker's share out of the in-flight count and the open
+    /// connections (`WorkerHoldings`), never below zero: a count that
+    /// wrapped would make the server look full for good.
+    func takeBack(inFlight requests: UInt32, connections: UInt32) {
+        takeBack(requests, at: 4)
+        takeBack(connections, at: 20)
+    }
+
+    private func takeBack(_ n: UInt32, at offset: Int) {
+        guard n != 0 else { return }
+        let counter = a32(offset)
+        var current = counter.pointee.load(ordering: .relaxed)
+        while true {
+            let (exchanged, original) = counter.pointee.weakCompareExchange(
+                expected: current, desired: current >= n ? current - n : 0, ordering: .relaxed)
+            if exchanged { return }
+            current = original
+        }
     }
 
     public enum Counter: Int, CaseIterable, Sendable {
@@ -271,6 +290,87 @@ public struct ServerSlot {
     @inline(__always) public func countResponse(status: UInt16) {
         let c = min(max(Int(status) / 100, 1), 5)
         add(Counter(rawValue: Counter.responses1xx.rawValue + c - 1).unsafelyUnwrapped)
+    }
+}
+
+/// What one worker process holds in the server slots: for each slot, its
+/// own share of the slot's requests in flight and open connections. A
+/// worker killed with SIGKILL cannot take its share back out of the shared
+/// counts; the supervisor does, once it has reaped it
+/// (`SharedRegion.takeBackHoldings`), so the counts return to what the
+/// living workers hold.
+///
+/// One record per worker process, not per worker slot: a worker replaced
+/// by a listen change drains beside its successor in the same worker slot,
+/// each with its own record. The supervisor assigns a record at spawn and
+/// clears it once its worker is reaped.
+///
+/// The entries are plain memory, written by their worker alone right next
+/// to each atomic change of the count they mirror, and read only after
+/// that worker is dead: a share never runs ahead of the shared count (an
+/// increase is made shared first and held second, a decrease held first),
+/// so a process killed between the two leaves at most one count behind and
+/// never takes back one it did not add.
+///
+/// ```
+///  0  reach   u32 atomic: entries at and above it are zero (raised by the
+///             worker before it uses a table's slots)
+/// 64  one entry per server slot: requests in flight u32, connections u32
+/// ```
+public struct WorkerHoldings {
+    static let headerSize = 64
+    /// Bytes from one entry to the next.
+    public static let entrySize = 8
+    static func size(servers: Int) -> Int { headerSize + max(1, servers) * entrySize }
+
+    let p: UnsafeMutableRawPointer
+
+    init(_ p: UnsafeMutableRawPointer) { self.p = p }
+
+    /// A record in private zero-filled memory, for a worker whose shares
+    /// nobody takes back (no shared region, or tests).
+    public static func allocatePrivate(servers: Int) -> WorkerHoldings {
+        let bytes = size(servers: servers)
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        memory.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+        return WorkerHoldings(memory)
+    }
+
+    @inline(__always) var reachWord: UnsafeMutablePointer<Atomic<UInt32>> { p.assumingMemoryBound(to: Atomic<UInt32>.self) }
+
+    /// One past the highest server slot whose entry may be nonzero.
+    public var reach: UInt32 { reachWord.pointee.load(ordering: .relaxed) }
+
+    /// Covers server slots below `slots` from now on (before the worker
+    /// counts against any of them).
+    public func extendReach(to slots: UInt32) {
+        if slots > reach { reachWord.pointee.store(slots, ordering: .relaxed) }
+    }
+
+    /// Entry `s` is the `UInt32` pair at `entries + s * 8`: requests in
+    /// flight, then connections (for `ServerCounters` of the workers).
+    public var entries: UnsafeMutableRawPointer { p + Self.headerSize }
+
+    @inline(__always) func entry(_ slot: UInt32, _ field: Int) -> UnsafeMutablePointer<UInt32> {
+        (entries + (Int(slot) &* Self.entrySize &+ field)).assumingMemoryBound(to: UInt32.self)
+    }
+
+    public func inFlight(_ slot: UInt32) -> UInt32 { entry(slot, 0).pointee }
+    public func connections(_ slot: UInt32) -> UInt32 { entry(slot, 4).pointee }
+
+    /// Applies a net change of `delta` connections to `server` (state slot
+    /// `slot`) and holds it: shared first when it grows, held first when
+    /// it shrinks. The acquiring and releasing orders keep the plain store
+    /// on its side of the atomic one, where a SIGKILL can cut between them.
+    public func addConnections(_ delta: Int32, to server: ServerSlot, slot: UInt32) {
+        let counter = server.a32(20), held = entry(slot, 4)
+        if delta >= 0 {
+            counter.pointee.wrappingAdd(UInt32(bitPattern: delta), ordering: .acquiring)
+            held.pointee &+= UInt32(bitPattern: delta)
+        } else {
+            held.pointee &+= UInt32(bitPattern: delta)
+            counter.pointee.wrappingAdd(UInt32(bitPattern: delta), ordering: .releasing)
+        }
     }
 }
 

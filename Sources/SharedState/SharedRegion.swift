@@ -13,6 +13,9 @@ import Synchronization
 ///        health monitor record, TLS session ticket keys, access log file
 /// 4096   worker slots, 192 bytes each
 /// ...    server slots, 128 bytes each
+/// ...    worker holdings records, 64 + 8 bytes per server slot each:
+///        three per worker slot (a worker, the one it replaces during a
+///        listen change, one still draining from the change before)
 /// ```
 public struct SharedRegion: @unchecked Sendable {
     public static let magic: UInt32 = 0x4853_5454  // "TTSH"
@@ -26,7 +29,7 @@ public struct SharedRegion: @unchecked Sendable {
 
     enum Control {
         static let magic = 0, version = 4, size = 8, workerCapacity = 16, serverCapacity = 20
-        static let supervisorPID = 24, startedAtMs = 32
+        static let supervisorPID = 24, startedAtMs = 32, holdingsCapacity = 40
         static let generation = 64          // Atomic<UInt64>, its own cache line
         static let descriptors = 128        // descriptorCount × 32 bytes
         static let reloadSequence = 448     // Atomic<UInt64>: seqlock over the reload record
@@ -40,9 +43,15 @@ public struct SharedRegion: @unchecked Sendable {
     public let size: Int
     public let workerCapacity: Int
     public let serverCapacity: Int
+    /// Worker holdings records: how many worker processes may live at once.
+    public let holdingsCapacity: Int
+
+    /// Holdings records for `workers` worker slots.
+    public static func holdingsCapacity(workers: Int) -> Int { 3 * workers }
 
     public static func size(workers: Int, servers: Int) -> Int {
         let raw = controlSize + workers * workerSlotSize + servers * serverSlotSize
+            + holdingsCapacity(workers: workers) * WorkerHoldings.size(servers: servers)
         return (raw + 4095) & ~4095
     }
 
@@ -58,6 +67,7 @@ public struct SharedRegion: @unchecked Sendable {
         base.storeBytes(of: UInt64(size), toByteOffset: Control.size, as: UInt64.self)
         base.storeBytes(of: UInt32(workers), toByteOffset: Control.workerCapacity, as: UInt32.self)
         base.storeBytes(of: UInt32(servers), toByteOffset: Control.serverCapacity, as: UInt32.self)
+        base.storeBytes(of: UInt32(holdingsCapacity(workers: workers)), toByteOffset: Control.holdingsCapacity, as: UInt32.self)
         base.storeBytes(of: supervisorPID, toByteOffset: Control.supervisorPID, as: Int32.self)
         base.storeBytes(of: nowMs, toByteOffset: Control.startedAtMs, as: UInt64.self)
         // The magic last: a reader that sees it sees the rest.
@@ -94,6 +104,7 @@ public struct SharedRegion: @unchecked Sendable {
         self.size = size
         workerCapacity = Int(base.load(fromByteOffset: Control.workerCapacity, as: UInt32.self))
         serverCapacity = Int(base.load(fromByteOffset: Control.serverCapacity, as: UInt32.self))
+        holdingsCapacity = Int(base.load(fromByteOffset: Control.holdingsCapacity, as: UInt32.self))
     }
 
     @inline(__always)
@@ -208,6 +219,35 @@ public struct SharedRegion: @unchecked Sendable {
     public func server(_ slot: UInt32) -> ServerSlot {
         precondition(Int(slot) < serverCapacity, "server slot \(slot) out of range")
         return ServerSlot(base + Self.controlSize + workerCapacity * Self.workerSlotSize + Int(slot) * Self.serverSlotSize)
+    }
+
+    /// Holdings record `record` (`WorkerHoldings`): one worker process's
+    /// share of every server slot's counts.
+    public func holdings(_ record: Int) -> WorkerHoldings {
+        precondition(record >= 0 && record < holdingsCapacity, "holdings record \(record) out of range")
+        let start = Self.controlSize + workerCapacity * Self.workerSlotSize + serverCapacity * Self.serverSlotSize
+        return WorkerHoldings(base + start + record * WorkerHoldings.size(servers: serverCapacity))
+    }
+
+    /// Takes what the worker of holdings record `record` held out of the
+    /// server slots, and clears the record for the next worker. Only once
+    /// that worker is gone (the supervisor has reaped it): its entries are
+    /// then final. Returns what was taken back.
+    @discardableResult
+    public func takeBackHoldings(_ record: Int) -> (requests: UInt64, connections: UInt64) {
+        let held = holdings(record)
+        var requests: UInt64 = 0, connections: UInt64 = 0
+        for s in 0 ..< min(held.reach, UInt32(serverCapacity)) {
+            let r = held.inFlight(s), c = held.connections(s)
+            if r == 0 && c == 0 { continue }
+            server(s).takeBack(inFlight: r, connections: c)
+            requests += UInt64(r)
+            connections += UInt64(c)
+            held.entry(s, 0).pointee = 0
+            held.entry(s, 4).pointee = 0
+        }
+        held.reachWord.pointee.store(0, ordering: .relaxed)
+        return (requests, connections)
     }
 
     /// Where server slot 0 starts and the bytes from one slot to the next:

@@ -36,6 +36,9 @@ public struct SupervisorConfiguration {
         /// The generation of that file (or of its absence) in the shared
         /// state: a worker moves to any newer one published there.
         public var accessLogGeneration: UInt32
+        /// The worker's holdings record in the shared state (its share of
+        /// each server's counts, taken back when it dies); nil: none free.
+        public var holdingsRecord: Int?
     }
 
     /// What the health-monitor process gets: the live table (3) and the
@@ -214,6 +217,8 @@ struct Supervisor {
     let notify = SystemdNotify()
     var stateDescriptor: CInt = -1
     var region: SharedRegion? = nil
+    /// Which worker process holds which holdings record of `region`.
+    var holdings = HoldingsRecords(capacity: 0)
     var pidFile = ""
     var reloadAttempts: UInt64 = 0
     /// The session ticket keys workers share, and when the next one is made.
@@ -310,6 +315,7 @@ struct Supervisor {
                                            size: UInt64(configuration.tableImage.count), publishedAtMs: Supervisor.wallMilliseconds()))
             region.publish(AccessLogFile(generation: accessLogGeneration, fd: accessLog))
             self.region = region
+            holdings = HoldingsRecords(capacity: region.holdingsCapacity)
             if rename(fresh, path) != 0 { throw PosixError("rename", errno: tether_errno()) }
             pidFile = directory + "/tether.pid"
             let pidFD = try Posix.open(pidFile, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
@@ -578,6 +584,12 @@ struct Supervisor {
                 refuse(["nothing to listen on"])
                 return
             }
+            // Each replacement worker needs a holdings record while the worker
+            // it replaces drains; the shared state has three per worker slot.
+            if listenChanged && holdings.freeCount < slots.count {
+                refuse(["workers replaced by an earlier listen change are still draining (pids \(retiring.map { "\($0)" }.joined(separator: ", "))): reload again once they have exited, at most drain_timeout from their replacement"])
+                return
+            }
             // Every new socket and file is open before anything changes: a
             // bind failure, or an access log that cannot be opened, leaves
             // the running workers, their sockets and their file as they are.
@@ -842,6 +854,10 @@ struct Supervisor {
 
     mutating func start(_ i: Int, now: UInt64) {
         slots[i].restartAt = 0
+        let record = holdings.take()
+        if record == nil {
+            log.error("worker \(i) starts without a holdings record (all \(region?.holdingsCapacity ?? 0) are held): if it dies, its requests and connections keep counting against their servers")
+        }
         // The worker's descriptors: 3 is the table, 4 the shared state, 5... its
         // listeners, then the access log.
         let launch = SupervisorConfiguration.WorkerLaunch(
@@ -850,7 +866,8 @@ struct Supervisor {
             drainTimeoutMilliseconds: configuration.drainTimeoutMilliseconds,
             supervisor: Posix.processID(),
             accessLogDescriptor: accessLog >= 0 ? CInt(5 + slots[i].listeners.count) : nil,
-            accessLogGeneration: accessLogGeneration
+            accessLogGeneration: accessLogGeneration,
+            holdingsRecord: record
         )
         do {
             let pid = try Posix.spawn(
@@ -860,6 +877,7 @@ struct Supervisor {
             )
             slots[i].pid = pid
             slots[i].startedAt = now
+            if let record { holdings.assign(record, to: pid) }
             if let region {
                 let shared = region.worker(i)
                 shared.startedAtMs = Supervisor.wallMilliseconds()
@@ -868,6 +886,7 @@ struct Supervisor {
             slots[i].everStarted = true
             log.info("worker \(i) started: pid \(pid), cpu \(slots[i].cpu)")
         } catch {
+            if let record { holdings.putBack(record) }
             log.error("worker \(i) could not start: \(error)")
             scheduleRestart(i, now: now, startedAt: now)
         }
@@ -878,6 +897,7 @@ struct Supervisor {
             monitorEnded(exit: exit)
             return
         }
+        takeBackHoldings(of: pid, exit: exit)
         if let k = retiring.firstIndex(of: pid) {
             retiring.remove(at: k)
             if exit != .exited(0) { log.warning("replaced worker (pid \(pid)) \(exit) while draining") }
@@ -906,6 +926,23 @@ struct Supervisor {
         let lived = now - slots[i].startedAt
         log.write(exit == .exited(0) ? .warning : .error, { "worker \(i) (pid \(pid)) \(exit) after \(lived) ms" }, [:])
         scheduleRestart(i, now: now, startedAt: slots[i].startedAt)
+    }
+
+    /// A worker process is gone: what it still held in the server slots
+    /// (after a SIGKILL or a crash: every request it had in flight and every
+    /// server connection it had open) stops counting against its servers,
+    /// and its record is free for the next worker. A worker that exits
+    /// cleanly has closed everything; whatever it left is taken back too.
+    mutating func takeBackHoldings(of pid: pid_t, exit: ChildExit) {
+        guard let region, let record = holdings.release(pid) else { return }
+        let taken = region.takeBackHoldings(record)
+        guard taken.requests > 0 || taken.connections > 0 else { return }
+        let held = "held \(taken.requests) request\(taken.requests == 1 ? "" : "s") in flight and \(taken.connections) server connection\(taken.connections == 1 ? "" : "s")"
+        if exit == .exited(0) {
+            log.warning("worker pid \(pid) exited but still \(held); they no longer count against their servers")
+        } else {
+            log.notice("worker pid \(pid) (\(exit)) \(held); they no longer count against their servers")
+        }
     }
 
     // MARK: The health monitor

@@ -209,6 +209,11 @@ extension EventLoop {
             return
         }
 
+        // Shares in the new table's server slots are held from now on.
+        var slotsNeeded: UInt32 = 0
+        for s in 0..<next.serverCount { slotsNeeded = max(slotsNeeded, next.server(UInt32(s)).stateSlot + 1) }
+        counters.holdings.extendReach(to: slotsNeeded)
+
         // Idle pooled connections are keyed by the old table's server
         // indices: close them. Attached ones close when their exchange ends.
         closeAllServerConnections()

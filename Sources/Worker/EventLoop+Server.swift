@@ -755,7 +755,8 @@ extension EventLoop {
         if servers[t].tableGeneration == tableGeneration {
             tally.addConnections(server: servers[t].server, delta)
         } else if let region {
-            region.server(servers[t].stateSlot).addConnections(Int32(delta))
+            let slot = servers[t].stateSlot
+            counters.holdings.addConnections(Int32(delta), to: region.server(slot), slot: slot)
         }
     }
 }

@@ -189,9 +189,17 @@ struct EventLoop: ~Copyable {
         for s in 0..<table.serverCount { slotsNeeded = max(slotsNeeded, Int(table.server(UInt32(s)).stateSlot) + 1) }
         var configuredCounters = configuration.counters ?? ServerCounters.allocatePrivate(servers: slotsNeeded)
         if let region = configuration.region, configuration.counters == nil {
+            guard configuration.holdingsRecord.map({ $0 >= 0 && $0 < region.holdingsCapacity }) ?? true else {
+                image.deallocate()
+                throw WorkerError.badConfiguration("holdings record \(configuration.holdingsRecord!) is not one of the \(region.holdingsCapacity) in the shared state")
+            }
             let slots = region.serverSlots
+            // Without a record of its own the worker's shares stay private:
+            // nobody could take them back.
+            let holdings = configuration.holdingsRecord.map { region.holdings($0) }
+                ?? .allocatePrivate(servers: region.serverCapacity)
             configuredCounters = ServerCounters(inFlight: slots.base + 4, down: slots.base, stride: slots.stride,
-                                                servers: region.serverCapacity)
+                                                servers: region.serverCapacity, holdings: holdings)
         }
         guard configuredCounters.count >= slotsNeeded else {
             image.deallocate()
@@ -265,6 +273,7 @@ struct EventLoop: ~Copyable {
         selectorSeed = configuration.selectorSeed
         selector = Selector(table: table, seed: configuration.selectorSeed)
         counters = configuredCounters
+        counters.holdings.extendReach(to: UInt32(slotsNeeded))
         tally = Tally(servers: table.serverCount)
         processID = Posix.processID()
         accessLog = AccessLog(fd: configuration.accessLogDescriptor, clients: configuration.maxClientConnections)
@@ -428,8 +437,8 @@ struct EventLoop: ~Copyable {
     /// Moves the counts of the last batch into the shared region.
     @inline(__always)
     mutating func publishCounters(_ region: SharedRegion) {
-        tally.publish(to: region, workerIndex: workerIndex, stateSlots: serverStateSlots, openConnections: openClients,
-                      ownsSlot: region.worker(workerIndex).pid == processID)
+        tally.publish(to: region, workerIndex: workerIndex, stateSlots: serverStateSlots, holdings: counters.holdings,
+                      openConnections: openClients, ownsSlot: region.worker(workerIndex).pid == processID)
     }
 
     /// Counts for the server an exchange or connection was routed to: into

@@ -104,11 +104,12 @@ struct Tally: ~Copyable {
     }
 
     /// Adds what accumulated to the shared counters and starts again from
-    /// zero. `stateSlots[s]` is table server `s`'s shared slot. The worker
+    /// zero. `stateSlots[s]` is table server `s`'s shared slot; the net
+    /// connections added there are held in `holdings` too. The worker
     /// slot's connection gauge is stored only while `ownsSlot` (a worker
     /// being replaced leaves it to its successor).
     mutating func publish(to region: SharedRegion, workerIndex: Int, stateSlots: UnsafeMutablePointer<UInt32>,
-                          openConnections: Int, ownsSlot: Bool) {
+                          holdings: WorkerHoldings, openConnections: Int, ownsSlot: Bool) {
         let slot = region.worker(workerIndex)
         for k in 0..<Tally.workerCounters where worker[k] != 0 {
             slot.add(WorkerSlot.Counter(rawValue: k).unsafelyUnwrapped, worker[k])
@@ -121,14 +122,16 @@ struct Tally: ~Copyable {
         for d in 0..<dirtyCount {
             let s = Int(dirty[d])
             listed[s] = false
-            let shared = region.server(stateSlots[s])
+            let slot = stateSlots[s]
+            let shared = region.server(slot)
             let base = servers + s * Tally.serverStride
             for k in 0..<Tally.connectionDelta where base[k] != 0 {
                 shared.add(ServerSlot.Counter(rawValue: k).unsafelyUnwrapped, base[k])
                 base[k] = 0
             }
             if base[Tally.connectionDelta] != 0 {
-                shared.addConnections(Int32(truncatingIfNeeded: Int64(bitPattern: base[Tally.connectionDelta])))
+                holdings.addConnections(Int32(truncatingIfNeeded: Int64(bitPattern: base[Tally.connectionDelta])),
+                                        to: shared, slot: slot)
                 base[Tally.connectionDelta] = 0
             }
         }

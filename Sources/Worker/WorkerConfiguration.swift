@@ -27,6 +27,10 @@ public struct WorkerConfiguration {
     /// worker with one table for its lifetime.
     public var region: SharedRegion? = nil
     public var workerIndex: Int = 0
+    /// This worker process's holdings record in `region` (its share of
+    /// each server's counts, which the supervisor takes back if it dies);
+    /// nil: its shares stay private.
+    public var holdingsRecord: Int? = nil
     public var cpu: Int = -1
     /// The generation of `tableImage` in `region`.
     public var tableGeneration: UInt64 = 0

@@ -24,6 +24,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "The supervisor's pid; the worker stops when it is gone.") var supervisor: Int32
     @Option(help: "The inherited descriptor of the access log, if there is one.") var accessLogFd: CInt?
     @Option(help: "The generation of the access log file (or of its absence) in the shared state.") var accessLogGeneration: UInt32 = 0
+    @Option(help: "The worker's holdings record in the shared state, if it has one.") var holdings: Int?
 
     static func arguments(for launch: SupervisorConfiguration.WorkerLaunch) -> [String] {
         var out = [
@@ -35,6 +36,7 @@ struct WorkerCommand: ParsableCommand {
         for l in launch.listeners { out += ["--listener", "\(l.descriptor):\(l.service)"] }
         if let fd = launch.accessLogDescriptor { out += ["--access-log-fd", "\(fd)"] }
         out += ["--access-log-generation", "\(launch.accessLogGeneration)"]
+        if let record = launch.holdingsRecord { out += ["--holdings", "\(record)"] }
         return out
     }
 
@@ -62,6 +64,7 @@ struct WorkerCommand: ParsableCommand {
             worker.listeners = listeners
             worker.region = region
             worker.workerIndex = index
+            worker.holdingsRecord = holdings
             worker.cpu = cpu
             worker.tableGeneration = generation
             worker.selectorSeed = UInt32(truncatingIfNeeded: index)

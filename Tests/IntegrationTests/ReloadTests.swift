@@ -279,6 +279,8 @@ import Testing
         #expect(slow.isClosedByPeer(timeout: .seconds(5)))
         // Its slot in apache1's limit is free again: no leaked in-flight count.
         #expect(try eventually { try proxy.get("/", headers: ["X-Server: server1"]).status == 200 }, "\(proxy.process.logs)")
+        // It uncounted everything itself: the supervisor found nothing left to take back.
+        #expect(!proxy.process.stderr.contains("exited but still held"), "\(proxy.process.logs)")
     }
 
     @Test func aReloadThatAddsAnAddressReplacesEveryWorkerWithoutAFailedRequest() throws {

@@ -271,3 +271,95 @@ final class Memory {
         }
     }
 }
+
+@Suite struct Holdings {
+    /// A worker's share of `slot`'s in-flight count, as `ServerCounters` keeps it.
+    static func hold(_ holdings: WorkerHoldings, inFlight n: UInt32, slot: UInt32) {
+        holdings.entries.storeBytes(of: holdings.inFlight(slot) + n, toByteOffset: Int(slot) * WorkerHoldings.entrySize, as: UInt32.self)
+    }
+
+    @Test func recordsFollowTheServerSlotsAndStayApart() throws {
+        let m = Memory(workers: 3, servers: 16)
+        _ = m.region()
+        let r = try SharedRegion(attaching: m.base, size: m.size)
+        #expect(r.holdingsCapacity == 9 && r.holdingsCapacity == SharedRegion.holdingsCapacity(workers: 3))
+        let (slots, stride) = r.serverSlots
+        #expect(r.holdings(0).entries >= slots + 16 * stride)
+        #expect(r.holdings(8).entries + 16 * WorkerHoldings.entrySize <= m.base + m.size)
+        // Every entry of record 4, written: no other record and no server slot sees it.
+        for s in UInt32(0) ..< 16 {
+            Self.hold(r.holdings(4), inFlight: 7, slot: s)
+            r.holdings(4).addConnections(3, to: r.server(s), slot: s)
+        }
+        for k in 0 ..< 9 where k != 4 {
+            #expect((0 ..< 16).allSatisfy { r.holdings(k).inFlight($0) == 0 && r.holdings(k).connections($0) == 0 })
+        }
+        #expect((0 ..< 16).allSatisfy { r.holdings(4).inFlight($0) == 7 && r.holdings(4).connections($0) == 3 })
+        #expect((0 ..< 16).allSatisfy { r.server($0).inFlight == 0 && r.server($0).connectionsOpen == 3 })
+    }
+
+    @Test func connectionChangesAreHeldBesideTheSharedCount() {
+        let m = Memory(workers: 1, servers: 4)
+        let r = m.region()
+        let held = r.holdings(1)
+        held.addConnections(2, to: r.server(3), slot: 3)
+        held.addConnections(-1, to: r.server(3), slot: 3)
+        r.holdings(2).addConnections(4, to: r.server(3), slot: 3)
+        #expect(r.server(3).connectionsOpen == 5)
+        #expect(held.connections(3) == 1 && r.holdings(2).connections(3) == 4 && held.connections(2) == 0)
+    }
+
+    @Test func takingBackRemovesOnlyThatWorkersShareAndClearsItsRecord() {
+        let m = Memory(workers: 2, servers: 8)
+        let r = m.region()
+        let (a, b) = (r.holdings(0), r.holdings(1))
+        a.extendReach(to: 6)
+        b.extendReach(to: 8)
+        // Worker a: two requests and two connections to slot 3, one idle connection to slot 5.
+        for _ in 0 ..< 2 { r.server(3).beginRequest() }
+        Self.hold(a, inFlight: 2, slot: 3)
+        a.addConnections(2, to: r.server(3), slot: 3)
+        a.addConnections(1, to: r.server(5), slot: 5)
+        // Worker b: one request and its connection to slot 3, a connection to slot 7.
+        r.server(3).beginRequest()
+        Self.hold(b, inFlight: 1, slot: 3)
+        b.addConnections(1, to: r.server(3), slot: 3)
+        b.addConnections(1, to: r.server(7), slot: 7)
+
+        let taken = r.takeBackHoldings(0)
+        #expect(taken.requests == 2 && taken.connections == 3)
+        #expect(r.server(3).inFlight == 1 && r.server(3).connectionsOpen == 1)
+        #expect(r.server(5).connectionsOpen == 0 && r.server(7).connectionsOpen == 1)
+        #expect(a.reach == 0 && (0 ..< 8).allSatisfy { a.inFlight($0) == 0 && a.connections($0) == 0 })
+        #expect(b.reach == 8 && b.inFlight(3) == 1 && b.connections(7) == 1)
+        // A cleared record gives nothing back a second time.
+        #expect(r.takeBackHoldings(0) == (0, 0))
+        #expect(r.server(3).inFlight == 1)
+    }
+
+    @Test func onlyEntriesWithinReachAreTakenBack() {
+        let m = Memory(workers: 1, servers: 8)
+        let r = m.region()
+        let held = r.holdings(0)
+        held.extendReach(to: 3)
+        held.extendReach(to: 2)  // reach only grows
+        #expect(held.reach == 3)
+        r.server(2).beginRequest()
+        Self.hold(held, inFlight: 1, slot: 2)
+        #expect(r.takeBackHoldings(0) == (1, 0))
+        #expect(r.server(2).inFlight == 0)
+    }
+
+    @Test func takingBackNeverGoesBelowZero() {
+        let m = Memory(workers: 1, servers: 4)
+        let r = m.region()
+        let held = r.holdings(2)
+        held.extendReach(to: 4)
+        r.server(1).beginRequest()
+        Self.hold(held, inFlight: 3, slot: 1)
+        held.addConnections(2, to: r.server(1), slot: 1)
+        r.holdings(0).addConnections(-1, to: r.server(1), slot: 1)  // another worker's close, under it
+        r.takeBackHoldings(2)
+        #expect(r.server(1).inFlight == 0 && r.server(1).connectionsOpen == 0)
+    }
+}

@@ -43,8 +43,8 @@ import RoutingTable
 
     @Test func serverCountersCountPerSlot() {
         let counters = ServerCounters.allocatePrivate(servers: 3)
-        counters.increment(1)
-        counters.increment(1)
+        #expect(counters.reserve(1, limit: 0))
+        #expect(counters.reserve(1, limit: 0))
         counters.decrement(1)
         #expect(counters.inFlight(1) == 1)
         #expect(counters.inFlight(0) == 0)
@@ -57,8 +57,9 @@ import RoutingTable
         let memory = UnsafeMutableRawPointer.allocate(byteCount: 16 * 4, alignment: 64)
         defer { memory.deallocate() }
         memory.initializeMemory(as: UInt8.self, repeating: 0, count: 64)
-        let counters = ServerCounters(inFlight: memory + 4, down: memory, stride: 16, servers: 4)
-        counters.increment(3)
+        let counters = ServerCounters(inFlight: memory + 4, down: memory, stride: 16, servers: 4,
+                                      holdings: .allocatePrivate(servers: 4))
+        #expect(counters.reserve(3, limit: 0))
         counters.setDown(1, true)
         #expect(memory.load(fromByteOffset: 3 * 16 + 4, as: UInt32.self) == 1)
         #expect(memory.load(fromByteOffset: 1 * 16, as: UInt32.self) == 1)
@@ -80,22 +81,42 @@ import RoutingTable
         #expect(counters.inFlight(0) == 10)
     }
 
-    /// Racing reservers (as workers are) never take more than the limit.
+    /// Racing reservers (as workers are, each with its own holdings) never
+    /// take more than the limit, and each holds exactly what it took.
     @Test func racingReservesNeverOvershoot() {
-        let counters = ServerCounters.allocatePrivate(servers: 1)
-        final class Won: @unchecked Sendable { var counts = [Int](repeating: 0, count: 4) }
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: ServerCounters.bytesNeeded(servers: 1), alignment: 64)
+        defer { memory.deallocate() }
+        memory.initializeMemory(as: UInt8.self, repeating: 0, count: ServerCounters.bytesNeeded(servers: 1))
+        let workers = (0 ..< 4).map { _ in ServerCounters(memory: memory, servers: 1, holdings: .allocatePrivate(servers: 1)) }
+        final class Won: @unchecked Sendable { var counts = [UInt32](repeating: 0, count: 4) }
         let won = Won()
         let group = DispatchGroup()
         for t in 0 ..< 4 {
             group.enter()
             Thread {
-                for _ in 0 ..< 20_000 where counters.reserve(0, limit: 3) { won.counts[t] += 1 }
+                for _ in 0 ..< 20_000 where workers[t].reserve(0, limit: 3) { won.counts[t] += 1 }
                 group.leave()
             }.start()
         }
         group.wait()
         #expect(won.counts.reduce(0, +) == 3)
-        #expect(counters.inFlight(0) == 3)
+        #expect(workers[0].inFlight(0) == 3)
+        for t in 0 ..< 4 { #expect(workers[t].holdings.inFlight(0) == won.counts[t]) }
+    }
+
+    /// A worker's share follows each request it counts: what the
+    /// supervisor takes back if it is killed.
+    @Test func eachRequestIsHeldWhileItCounts() {
+        let counters = ServerCounters.allocatePrivate(servers: 3)
+        #expect(counters.reserve(2, limit: 0))
+        #expect(counters.reserve(2, limit: 5))
+        #expect(counters.reserve(0, limit: 1))
+        #expect(!counters.reserve(0, limit: 1))
+        #expect(counters.holdings.inFlight(2) == 2 && counters.holdings.inFlight(0) == 1 && counters.holdings.inFlight(1) == 0)
+        counters.decrement(2)
+        counters.decrement(0)
+        #expect(counters.holdings.inFlight(2) == 1 && counters.holdings.inFlight(0) == 0)
+        #expect(counters.inFlight(2) == 1 && counters.inFlight(0) == 0)
     }
 }
 

@@ -31,7 +31,8 @@ import SharedState
         tally.addConnections(server: 1, +1)
         tally.addConnections(server: 1, +1)
         tally.addConnections(server: 1, -1)
-        tally.publish(to: shared.region, workerIndex: 1, stateSlots: slots, openConnections: 4, ownsSlot: true)
+        let holdings = shared.region.holdings(2)
+        tally.publish(to: shared.region, workerIndex: 1, stateSlots: slots, holdings: holdings, openConnections: 4, ownsSlot: true)
 
         let worker = shared.region.worker(1)
         #expect(worker.value(.requests) == 2)
@@ -41,6 +42,7 @@ import SharedState
         #expect(shared.region.server(2).value(.requests) == 1)
         #expect(shared.region.server(2).value(.responses2xx) == 1)
         #expect(shared.region.server(2).connectionsOpen == 1)
+        #expect(holdings.connections(2) == 1, "the net connection is held on the server's state slot")
         #expect(shared.region.server(7).value(.bytesFromServer) == 1000)
         #expect(shared.region.server(5).value(.requests) == 0)
         #expect(tally.pending(.requests, server: 1) == 0)
@@ -49,9 +51,10 @@ import SharedState
         // tally is a net -1 for the shared count.
         tally.add(.requests, server: 1)
         tally.addConnections(server: 1, -1)
-        tally.publish(to: shared.region, workerIndex: 1, stateSlots: slots, openConnections: 1, ownsSlot: false)
+        tally.publish(to: shared.region, workerIndex: 1, stateSlots: slots, holdings: holdings, openConnections: 1, ownsSlot: false)
         #expect(shared.region.server(2).value(.requests) == 2)
         #expect(shared.region.server(2).connectionsOpen == 0)
+        #expect(holdings.connections(2) == 0)
         #expect(worker.value(.requests) == 2)
         #expect(worker.value(.connectionsOpen) == 4, "a worker that does not own its slot leaves the gauge alone")
     }
@@ -70,10 +73,12 @@ import SharedState
         for k in 0..<4 { slots[k] = UInt32(3 - k) }
         var tally = Tally(servers: 1)
         tally.add(.requests, server: 0)
-        tally.publish(to: shared.region, workerIndex: 0, stateSlots: slots, openConnections: 0, ownsSlot: true)
+        tally.publish(to: shared.region, workerIndex: 0, stateSlots: slots, holdings: shared.region.holdings(0),
+                      openConnections: 0, ownsSlot: true)
         tally.resize(servers: 4)
         tally.add(.balanced, server: 3)
-        tally.publish(to: shared.region, workerIndex: 0, stateSlots: slots, openConnections: 0, ownsSlot: true)
+        tally.publish(to: shared.region, workerIndex: 0, stateSlots: slots, holdings: shared.region.holdings(0),
+                      openConnections: 0, ownsSlot: true)
         #expect(shared.region.server(3).value(.requests) == 1)
         #expect(shared.region.server(0).value(.balanced) == 1)
     }
