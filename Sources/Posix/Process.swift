@@ -26,10 +26,11 @@ extension Posix {
     /// environment. `descriptors` become descriptors 3, 4, ... of the child,
     /// in order, without close-on-exec; every other descriptor is inherited
     /// only if it lacks close-on-exec (tether opens everything with it).
-    /// The child starts with no blocked signals and the default disposition
-    /// for `defaultSignals`.
+    /// The child starts with only `blockedSignals` blocked (a signal it will
+    /// ignore, so that one arriving before it has said so cannot kill it)
+    /// and the default disposition for `defaultSignals`.
     public static func spawn(
-        _ path: String, arguments: [String], descriptors: [CInt], defaultSignals: [CInt]
+        _ path: String, arguments: [String], descriptors: [CInt], defaultSignals: [CInt], blockedSignals: [CInt] = []
     ) throws(PosixError) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         var rc = posix_spawn_file_actions_init(&actions)
@@ -59,6 +60,7 @@ extension Posix {
         defer { posix_spawnattr_destroy(&attributes) }
         var none = sigset_t()
         sigemptyset(&none)
+        for s in blockedSignals { sigaddset(&none, s) }
         var defaults = sigset_t()
         sigemptyset(&defaults)
         for s in defaultSignals { sigaddset(&defaults, s) }
@@ -108,6 +110,15 @@ extension Posix {
     }
 
     // MARK: Signals and waiting
+
+    /// Blocks `signals` for the calling thread (and what it starts): they
+    /// wait, pending, until a signalfd reads them.
+    public static func blockSignals(_ signals: [CInt]) {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in signals { sigaddset(&set, s) }
+        sigprocmask(SIG_BLOCK, &set, nil)
+    }
 
     /// The next signal number queued on a non-blocking signalfd; nil when none is.
     public static func readSignal(_ fd: CInt) throws(PosixError) -> CInt? {

@@ -27,6 +27,14 @@ extension Posix {
     }
 
     /// Gives a file (by descriptor) to `uid`/`gid`.
+    /// The uid owning the file open at `fd`.
+    public static func fileOwner(_ fd: CInt) throws(PosixError) -> uid_t {
+        var info = stat()
+        _ = try retryingOnInterrupt("fstat") { fstat(fd, &info) }
+        return info.st_uid
+    }
+
+    /// `gid_t.max` (-1) leaves the group as it is.
     public static func changeOwner(_ fd: CInt, uid: uid_t, gid: gid_t) throws(PosixError) {
         _ = try retryingOnInterrupt("fchown") { fchown(fd, uid, gid) }
     }

@@ -7,9 +7,9 @@ import Posix
 ///
 /// Hot buffers first: the kernel takes buffers from the ring in the order
 /// they were added, so a ring holding every buffer would hand out the one
-/// given back longest ago, and receives would sweep the whole slab (32 MiB
+/// given back longest ago, and receives would sweep the whole slab (256 MiB
 /// per worker by default) through the caches. Instead the ring holds only
-/// `ringEntries` buffers; the rest wait on a stack, and each `publish` tops
+/// `fillTarget` buffers; the rest wait on a stack, and each `publish` tops
 /// the ring up from the top of that stack: the buffers given back most
 /// recently, still in cache. The program reports how many buffers the kernel
 /// took (`consumed`), which is how it knows how full the ring is.
@@ -18,7 +18,9 @@ import Posix
 /// two publishes (a loop turn), at least `minimumFill`; it grows at once when
 /// a turn takes more than half of it (a ring taken empty doubles it), and
 /// halves after a long quiet stretch. A receive that finds the ring empty
-/// fails with ENOBUFS and is retried after the next publish, as before.
+/// fails with ENOBUFS (reported to `consumed` as demand) and the program
+/// tries it again once the ring holds buffers. Memory a burst touched stays
+/// with the worker (the slab is not given back to the kernel).
 public struct ProvidedBuffers: ~Copyable {
     public let group: UInt16
     public let count: Int
@@ -98,6 +100,7 @@ public struct ProvidedBuffers: ~Copyable {
     /// Gives buffer `id` back; the ring gets it (or another) at the next `publish`.
     @inline(__always)
     public mutating func recycle(_ id: UInt16) {
+        precondition(spareCount < count, "a provided buffer was given back twice")
         spare[spareCount] = id
         spareCount += 1
     }
@@ -112,11 +115,12 @@ public struct ProvidedBuffers: ~Copyable {
     }
 
     /// The kernel took `n` buffers from the ring (completions carrying a
-    /// buffer of this group).
+    /// buffer of this group), and `foundEmpty` receives failed with ENOBUFS:
+    /// both count as demand when the fill target adapts.
     @inline(__always)
-    public mutating func consumed(_ n: Int) {
+    public mutating func consumed(_ n: Int, foundEmpty: Int = 0) {
         inRing -= n
-        consumedSincePublish += n
+        consumedSincePublish += n + foundEmpty
     }
 
     /// Adapts the fill target, tops the ring up from the spare stack and

@@ -19,7 +19,7 @@ import Synchronization
 /// ```
 public struct SharedRegion: @unchecked Sendable {
     public static let magic: UInt32 = 0x4853_5454  // "TTSH"
-    public static let version: UInt32 = 3
+    public static let version: UInt32 = 4
     static let controlSize = 4096
     static let workerSlotSize = 192
     static let serverSlotSize = 128

@@ -390,6 +390,12 @@ struct Supervisor {
         guard let (uid, gid) = found else { throw SupervisorError.badConfiguration("user: no user named '\(user)'") }
         do throws(PosixError) {
             try Posix.changeOwner(stateDescriptor, uid: uid, gid: gid)
+            // A log file root owns could not be opened again after a
+            // rotation (SIGUSR1) by the user the supervisor becomes: it
+            // passes to that user, keeping its group.
+            if accessLog >= 0, uid != 0, (try? Posix.fileOwner(accessLog)) == 0 {
+                try Posix.changeOwner(accessLog, uid: uid, gid: gid_t.max)
+            }
             try Posix.becomeUser(user, uid: uid, gid: gid)
             log.notice("running as user \(user) (uid \(uid), gid \(gid))")
         } catch {
@@ -873,7 +879,10 @@ struct Supervisor {
             let pid = try Posix.spawn(
                 configuration.executable, arguments: configuration.workerArguments(launch),
                 descriptors: [tableDescriptor, stateDescriptor] + slots[i].listeners + (accessLog >= 0 ? [accessLog] : []),
-                defaultSignals: [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGPIPE]
+                defaultSignals: [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGPIPE],
+                // Ignored by workers and the monitor once started; a
+                // `systemctl kill -s USR1` must not kill one still starting.
+                blockedSignals: [SIGUSR1]
             )
             slots[i].pid = pid
             slots[i].startedAt = now
@@ -956,7 +965,10 @@ struct Supervisor {
             let pid = try Posix.spawn(
                 configuration.executable, arguments: arguments(launch),
                 descriptors: [tableDescriptor, stateDescriptor],
-                defaultSignals: [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGPIPE]
+                defaultSignals: [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGPIPE],
+                // Ignored by workers and the monitor once started; a
+                // `systemctl kill -s USR1` must not kill one still starting.
+                blockedSignals: [SIGUSR1]
             )
             monitor.pid = pid
             monitor.startedAt = now

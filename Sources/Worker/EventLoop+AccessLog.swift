@@ -96,7 +96,7 @@ extension EventLoop {
     /// flight to the current one has completed.
     @inline(__always)
     mutating func followAccessLog(_ region: SharedRegion) {
-        if region.accessLogFile().generation != accessLogSeen { switchAccessLog(region) }
+        if region.accessLogFile().generation != accessLogSeen && now >= accessLogRetryAt { switchAccessLog(region) }
     }
 
     mutating func switchAccessLog(_ region: SharedRegion) {
@@ -114,8 +114,9 @@ extension EventLoop {
                 let now = region.accessLogFile()
                 if now != file && attempts < 4 { file = now; continue }
                 if now != file { return }  // the next loop turn looks again
-                accessLogSeen = file.generation
-                log.error("access log: cannot open file generation \(file.generation) from the supervisor (\(error)); lines keep going to the file this worker has")
+                // Perhaps passing (out of descriptors): tried again in a second.
+                accessLogRetryAt = self.now + 1_000
+                logRarely(.error, "access log: cannot open file generation \(file.generation) from the supervisor (\(error)); lines keep going to the file this worker has, and it tries again every second")
                 return
             }
             let now = region.accessLogFile()

@@ -138,6 +138,9 @@ extension EventLoop {
             waitForBuffer(timerID: i)
             return nil
         }
+        // A receive that failed or found the end after the kernel picked a
+        // buffer (its io-wq path) still hands the buffer over.
+        if completion.result <= 0, let b = completion.bufferID { buffers.release(BufferID(b)) }
         return completion.result
     }
 
@@ -315,9 +318,10 @@ extension EventLoop {
         clients[c].sendConsumed = UInt32(count)
         clients[c].sending = true
         clients[c].exchange.sentToClient = true
-        writeToClient(i, buffers.address(input.id) + Int(input.start), count: count)
-        // A client that stops reading is bounded by its idle timeout.
+        // A client that stops reading is bounded by its idle timeout. The
+        // timer first: a TLS write can fail at once and free the slot.
         timers.schedule(i, at: now + services[Int(clients[c].service)].clientIdleMilliseconds)
+        writeToClient(i, buffers.address(input.id) + Int(input.start), count: count)
     }
 
     mutating func clientSent(_ completion: Completion) {
@@ -380,8 +384,8 @@ extension EventLoop {
         clients[c].phase = .responding
         clients[c].sendSource = .local
         clients[c].sending = true
-        writeToClient(i, response.bytes, count: response.count)
         timers.schedule(i, at: now + services[Int(clients[c].service)].clientIdleMilliseconds)
+        writeToClient(i, response.bytes, count: response.count)
     }
 
     /// Sends FIN and reads until the client's FIN, so that request bytes we

@@ -371,6 +371,7 @@ extension EventLoop {
                   stateSlot: servers[t].stateSlot, UInt64(n))
         }
         if n < 0 {
+            if let b = completion.bufferID { buffers.release(BufferID(b)) }
             if n == -ENOBUFS {
                 servers[t].waitingForBuffer = true
                 waitForBuffer(timerID: serverTimerID(s))
@@ -518,8 +519,9 @@ extension EventLoop {
         clients[c].sendConsumed = UInt32(headLength)
         clients[c].sending = true
         clients[c].exchange.sentToClient = true
-        writeToClient(i, out, count: headLength + field)
+        // The timer first: a TLS write can fail at once and free the slot.
         timers.schedule(i, at: now + services[Int(clients[c].service)].clientIdleMilliseconds)
+        writeToClient(i, out, count: headLength + field)
         return true
     }
 

@@ -117,6 +117,8 @@ struct EventLoop: ~Copyable {
     /// The access log file generation last looked at, and the one the
     /// switch in progress (or the last one) moves to.
     var accessLogSeen: UInt32
+    /// A file this worker could not open is tried again from then on (once a second).
+    var accessLogRetryAt: UInt64 = 0
     var accessLogSwitchingTo: UInt32
 
     let clients: UnsafeMutablePointer<ClientConnection>
@@ -399,13 +401,15 @@ struct EventLoop: ~Copyable {
             now = Posix.monotonicMilliseconds()
             while true {
                 let n = ring.harvest(into: completions)
-                var tookBuffers = 0
+                var tookBuffers = 0, foundEmpty = 0
                 for k in 0..<n {
                     if completions[k].bufferID != nil { tookBuffers += 1 }
+                    if completions[k].result == -ENOBUFS { foundEmpty += 1 }
                     dispatch(completions[k])
                 }
-                // The ring's fill level is known only from these reports.
-                buffers.provided.consumed(tookBuffers)
+                // The ring's fill level is known only from these reports;
+                // receives that found it empty make it grow.
+                buffers.provided.consumed(tookBuffers, foundEmpty: foundEmpty)
                 if n < completions.count { break }
             }
             if drainStarted {
@@ -419,7 +423,10 @@ struct EventLoop: ~Copyable {
             }
             expireTimers()
             retryAccepts()
-            if buffers.publish() > 0 { rearmStarved() }
+            // Receives that found the ring empty try again once it holds
+            // buffers: just added, or there since (their ENOBUFS can arrive
+            // after the publish that refilled it).
+            if buffers.publish() > 0 || (starvedCount > 0 && buffers.provided.inRing > 0) { rearmStarved() }
             if draining && (openClients == 0 || now >= drainDeadline) { break }
         }
         // Past the drain timeout: what still runs is cut off, and its

@@ -56,8 +56,9 @@ public struct WorkerConfiguration {
     /// a worker carries before its receives stall: 4096 (256 MiB of address
     /// space per worker, reserved, not committed). The ring hands out the
     /// most recently returned buffers first, so memory is touched only as
-    /// far as concurrency needs (RSS grows with buffers in use at once, not
-    /// with traffic).
+    /// far as concurrency needs: RSS grows with the most buffers ever in use
+    /// at once (and stays there), not with traffic. 4096 slow readers per
+    /// worker still stall it; past that, memory is the limit to choose.
     public var bufferCount: Int = 4096
     public var bufferSize: Int = 64 * 1024
     /// Buffers for request or response heads larger than `bufferSize`, each

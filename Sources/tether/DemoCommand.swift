@@ -130,11 +130,14 @@ struct DemoServe: ParsableCommand {
             .write(toFile: configPath, atomically: true, encoding: .utf8)
 
         var processes = DemoProcesses(options: options)
-        // Ctrl-C, SIGTERM: stop everything, leave nothing behind.
+        // Ctrl-C, SIGTERM, a closed terminal: stop everything, leave nothing
+        // behind. SIGUSR1 (a log reopen aimed at tether) is not for us.
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
+        signal(SIGHUP, SIG_IGN)
+        signal(SIGUSR1, SIG_IGN)
         let stop = DispatchSemaphore(value: 0)
-        let sources = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
+        let sources = [SIGINT, SIGTERM, SIGHUP].map { number -> DispatchSourceSignal in
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler { stop.signal() }
             source.resume()

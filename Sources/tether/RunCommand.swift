@@ -1,5 +1,6 @@
 import ArgumentParser
 import Config
+import Glibc
 import Posix
 import RoutingTable
 import Supervisor
@@ -18,6 +19,13 @@ struct RunCommand: ParsableCommand {
     var config: String
 
     func run() throws {
+        // A reload or log reopen asked for while the configuration is still
+        // being compiled waits for the supervisor's signalfd instead of
+        // killing the process (their default action).
+        Posix.blockSignals([SIGHUP, SIGUSR1])
+        // Blocked, their default action no longer applies; an ignored one
+        // (inherited from a parent) would be discarded before the signalfd.
+        for s in [SIGHUP, SIGUSR1] { signal(s, SIG_DFL) }
         let slots = StateSlots(capacity: 65_536)
         let compiled = try CompiledConfiguration(path: config, refusal: "not started", prepare: slots.assign)
         let loaded = compiled.config, image = compiled.image

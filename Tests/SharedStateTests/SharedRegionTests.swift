@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
-import SharedState
+@testable import SharedState
 
 /// Runs `bodies` on OS threads (not the cooperative pool, where a spinning
 /// reader could starve the writer) and waits for all of them.

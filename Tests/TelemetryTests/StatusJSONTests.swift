@@ -1,5 +1,5 @@
 import Testing
-import SharedState
+@testable import SharedState
 @testable import Telemetry
 
 @Suite struct StatusJSONTests {
