@@ -181,6 +181,13 @@ import Testing
         let proxy = try ProxyUnderTest(fleet: fleet, options: options)
         try Self.send(proxy, 2, prefix: "before")
         #expect(eventually { Self.lines(log).count == 2 }, "\(proxy.process.logs)")
+        if root {
+            // Created by root before privileges dropped, the file passed to
+            // nobody: logrotate's `create` (the old file's owner by default)
+            // then makes one the supervisor can open again.
+            let owner = try FileManager.default.attributesOfItem(atPath: log.path)[.ownerAccountID] as? Int
+            #expect(owner.map { uid_t($0) } == getpwnam("nobody")?.pointee.pw_uid)
+        }
 
         try FileManager.default.moveItem(at: log, to: rotated)
         #expect(chmod(directory.path, 0o555) == 0)
