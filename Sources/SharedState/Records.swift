@@ -139,6 +139,9 @@ public struct WorkerSlot {
         /// Access log lines lost: no room in either buffer while the disk
         /// lagged, or in a write that failed.
         case accessLogLinesDropped
+        /// Receives that found no free receive buffer (ENOBUFS) and waited
+        /// for one: a worker short of buffers (slow readers holding them).
+        case bufferWaits
     }
 
     static let counterOffset = 40

@@ -84,6 +84,9 @@ public enum PrometheusText {
         counter("tether_worker_tls_handshake_failures_total",
                 "TLS connections that ended before their handshake completed (failed, cleartext, stalled or abandoned).",
                 .tlsHandshakeFailures)
+        counter("tether_worker_buffer_waits_total",
+                "Receives that found every receive buffer taken and waited for one (slow readers holding buffers, or a burst).",
+                .bufferWaits)
         out.family("tether_access_log_lines_total", .counter,
                    "Access log lines by result: written to the file in full, or dropped (both buffers full while the disk lagged, or a failed write).") { f in
             for w in workers {

@@ -86,6 +86,7 @@ extension WorkerSlot.Counter {
         case .tlsHandshakeFailures: return "tls_handshake_failures"
         case .accessLogLinesWritten: return "access_log_lines_written"
         case .accessLogLinesDropped: return "access_log_lines_dropped"
+        case .bufferWaits: return "buffer_waits"
         }
     }
 }

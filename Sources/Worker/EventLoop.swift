@@ -519,6 +519,7 @@ struct EventLoop: ~Copyable {
 
     /// Queues a connection whose buffer-select receive found the ring empty.
     mutating func waitForBuffer(timerID: UInt32) {
+        tally.add(.bufferWaits)
         let tail = (starvedHead + starvedCount) % (clientCapacity + serverCapacity)
         starved[tail] = timerID
         starvedCount += 1

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CLinux
+import Glibc
 import Posix
 import SharedState
 import Supervisor
@@ -71,6 +72,15 @@ struct WorkerCommand: ParsableCommand {
             worker.drainTimeoutMilliseconds = drainMs
             worker.accessLogDescriptor = accessLogFd
             worker.accessLogGeneration = accessLogGeneration
+            if let raw = getenv("TETHER_RECEIVE_BUFFERS") {
+                let text = String(cString: raw)
+                // A tuning knob (and the tests' way to starve a worker).
+                if let n = Int(text), n >= 64, n <= 32768, n & (n - 1) == 0 {
+                    worker.bufferCount = n
+                } else {
+                    log.warning("TETHER_RECEIVE_BUFFERS=\(text) ignored: a power of two from 64 to 32768; using \(worker.bufferCount)")
+                }
+            }
             try runWorker(worker)
         } catch let error as ExitCode {
             throw error

@@ -166,6 +166,28 @@ import Testing
         #expect(old.isClosedByPeer())
     }
 
+    @Test func aWorkerShortOfReceiveBuffersServesEveryoneAndCountsTheWaits() throws {
+        // 64 buffers (the fewest) and 256 clients whose requests all arrive
+        // at once: most receives find no buffer (ENOBUFS), wait, and must be
+        // re-armed as buffers come back, round after round.
+        let fleet = try BackendFleet(names: ["apache1"])
+        var options = ProxyUnderTest.Options()
+        options.environment = ["TETHER_RECEIVE_BUFFERS": "64"]
+        let proxy = try ProxyUnderTest(fleet: fleet, options: options)
+        let clients = try (0..<256).map { _ in try proxy.connect() }
+        for round in 0..<4 {
+            for client in clients { try client.send("GET /bytes/3000 HTTP/1.1\r\nHost: t\r\n\r\n") }
+            for (k, client) in clients.enumerated() {
+                let response = try client.readResponse()
+                #expect(response.status == 200 && response.body.count == 3000, "round \(round), client \(k): \(response.status)")
+            }
+        }
+        let status = try StatusTests.status(proxy)
+        let workers = status["workers"] as? [[String: Any]] ?? []
+        let waits = workers.compactMap { $0["buffer_waits"] as? Int }
+        #expect(waits.reduce(0, +) > 0, "\(workers)")
+    }
+
     @Test func clientsThatCloseAtOnceAllGetTheirResponses() throws {
         // Each client closes as soon as it has its response, so descriptors
         // are closed and handed out again at a high rate: ending one

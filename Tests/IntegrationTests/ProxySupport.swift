@@ -39,6 +39,8 @@ final class ProxyUnderTest {
         var ratios: [Int]? = nil
         /// `tls:` of the virtual service, as YAML (a flow mapping), when set.
         var tls: String? = nil
+        /// Added to `tether run`'s environment (its workers inherit it).
+        var environment: [String: String] = [:]
     }
 
     let process: ManagedProcess
@@ -55,7 +57,8 @@ final class ProxyUnderTest {
         runtimeDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("tether-run-\(UUID().uuidString)")
         configURL = FileManager.default.temporaryDirectory.appendingPathComponent("tether-proxy-\(UUID().uuidString).yaml")
         try Self.writeConfig(options, fleet: fleet, port: port, runtimeDirectory: runtimeDirectory, to: configURL)
-        process = try ManagedProcess(arguments: ["run", "-c", configURL.path], label: "tether run")
+        process = try ManagedProcess(arguments: ["run", "-c", configURL.path], environment: options.environment,
+                                     label: "tether run")
         guard wait else { return }
         do {
             try waitForPort(port)

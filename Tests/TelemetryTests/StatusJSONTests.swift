@@ -45,7 +45,8 @@ import Testing
                   "table_switches": 0,
                   "tls_handshake_failures": 0,
                   "access_log_lines_written": 12,
-                  "access_log_lines_dropped": 1
+                  "access_log_lines_dropped": 1,
+                  "buffer_waits": 0
                 },
                 {
                   "index": 1,
@@ -68,7 +69,8 @@ import Testing
                   "table_switches": 0,
                   "tls_handshake_failures": 0,
                   "access_log_lines_written": 0,
-                  "access_log_lines_dropped": 0
+                  "access_log_lines_dropped": 0,
+                  "buffer_waits": 0
                 }
               ],
               "servers": [
