@@ -221,13 +221,15 @@ struct AccessLog: ~Copyable {
         /// A short write: submit the rest.
         case more(UnsafeRawBufferPointer)
         /// The write failed (errno); its lines are lost.
-        case failed(CInt, lines: UInt64)
+        /// The write failed: `lines` are lost, `written` (whole lines before
+        /// a short write's failure) are in the file.
+        case failed(CInt, lines: UInt64, written: UInt64 = 0)
 
         static func == (a: WriteOutcome, b: WriteOutcome) -> Bool {
             switch (a, b) {
             case let (.done(x), .done(y)): return x == y
             case let (.more(x), .more(y)): return x.baseAddress == y.baseAddress && x.count == y.count
-            case let (.failed(e, x), .failed(f, y)): return e == f && x == y
+            case let (.failed(e, x, v), .failed(f, y, w)): return e == f && x == y && v == w
             default: return false
             }
         }
@@ -237,12 +239,20 @@ struct AccessLog: ~Copyable {
     mutating func written(_ result: Int32) -> WriteOutcome {
         if result < 0 {
             writing = false
-            return .failed(-result, lines: writeLines)
+            return failure(-result)
         }
         writeOffset += Int(result)
         if result > 0 && writeOffset < writeCount { return .more(remaining) }
         writing = false
-        return writeOffset < writeCount ? .failed(EIO, lines: writeLines) : .done(lines: writeLines)
+        return writeOffset < writeCount ? failure(EIO) : .done(lines: writeLines)
+    }
+
+    /// A write that stopped part-way: the whole lines before `writeOffset`
+    /// reached the file, the rest are lost.
+    private func failure(_ error: CInt) -> WriteOutcome {
+        let sent = UnsafeRawBufferPointer(start: buffers + writeBuffer * AccessLog.bufferSize, count: writeOffset)
+        let whole = UInt64(sent.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) })
+        return .failed(error, lines: writeLines - min(whole, writeLines), written: min(whole, writeLines))
     }
 
     /// Whether lines wait in the fill buffer (the loop then wakes within a second).
@@ -288,7 +298,15 @@ struct AccessLog: ~Copyable {
     /// At exit, once no write is in flight: what is left, written in place.
     /// The lines written, and those lost.
     mutating func writeRest() -> (written: UInt64, dropped: UInt64) {
-        guard fd >= 0, !writing, fillCount > 0 else { return (0, 0) }
+        if writing {
+            // The disk did not finish in time: neither the write in flight
+            // nor what waits behind it is known to be in the file.
+            let lost = fillLines + writeLines
+            fillCount = 0
+            fillLines = 0
+            return (0, lost)
+        }
+        guard fd >= 0, fillCount > 0 else { return (0, 0) }
         let lines = fillLines
         let failed = (try? Posix.writeAll(fd, UnsafeRawBufferPointer(start: buffers + filling * AccessLog.bufferSize, count: fillCount))) == nil
         fillCount = 0

@@ -79,7 +79,8 @@ extension EventLoop {
         case .more(let rest):
             queueAccessLogWrite(rest)
             return
-        case .failed(let error, let lines):
+        case .failed(let error, let lines, let written):
+            tally.add(.accessLogLinesWritten, written)
             tally.add(.accessLogLinesDropped, lines)
             logRarely(.error, "access log: a write failed (\(PosixError("write", errno: error))); its \(lines) lines are lost")
         }

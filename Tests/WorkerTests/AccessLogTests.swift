@@ -107,8 +107,25 @@ import HTTPWire
         let secondWrite = log.nextWrite(now: 5000, force: false)
         let second = try #require(secondWrite, "a second old: due")
         #expect(second.count == first.count)
-        guard case .failed(let errno, let lines) = log.written(-28) else { Issue.record("expected a failure"); return }
-        #expect(errno == 28 && lines == 1 && !log.writing)
+        guard case .failed(let errno, let lines, let written) = log.written(-28) else { Issue.record("expected a failure"); return }
+        #expect(errno == 28 && lines == 1 && written == 0 && !log.writing)
+    }
+
+    @Test func aWriteThatFailsPartWayCountsTheWholeLinesItWrote() throws {
+        var log = AccessLog(fd: 99, clients: 1)
+        let client = Array("127.0.0.1".utf8)
+        for _ in 0..<3 {
+            client.withUnsafeBytes { _ = log.finish(0, client: $0, status: 200, wallMilliseconds: 0, now: 10) }
+        }
+        let write = log.nextWrite(now: 0, force: true)
+        let text = Array(try #require(write))
+        let firstEnd = try #require(text.firstIndex(of: 0x0A))
+        // The first line and half the second reach the file, then the disk fails.
+        guard case .more = log.written(Int32(firstEnd + 1 + 5)) else { Issue.record("expected the rest"); return }
+        let failed = log.written(-5)
+        #expect(failed == .failed(5, lines: 2, written: 1))
+        let writing = log.writing
+        #expect(!writing)
     }
 
     @Test func aFullBufferIsHandedOverAndLinesBeyondBothAreDropped() {
@@ -187,7 +204,8 @@ import HTTPWire
         let half = log.written(Int32(second / 2))
         guard case .more = half else { Issue.record("expected the rest, got \(half)"); return }
         let failed = log.written(-5)
-        #expect(failed == .failed(5, lines: 2), "a failed rest loses every line of its buffer")
+        // Half of two equal lines is the first one whole: it is in the file.
+        #expect(failed == .failed(5, lines: 1, written: 1), "a failed rest loses the lines it did not finish")
     }
 
     @Test func aLineWithNoRoomSaysSo() {
