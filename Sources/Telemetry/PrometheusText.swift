@@ -33,7 +33,7 @@ public enum PrometheusText {
         }
 
         out.family("tether_monitor_up", .gauge, "1 when the health monitor runs.") {
-            $0.sample([], s.monitor == nil ? "0" : "1")
+            $0.sample([], (s.monitor?.pid ?? 0) == 0 ? "0" : "1")
         }
         if let m = s.monitor {
             out.family("tether_monitor_checks_total", .counter, "Health checks run.") { $0.sample([], "\(m.checks)") }

@@ -17,7 +17,7 @@ public struct StatusSnapshot: Sendable, Equatable {
     public var lastReload: Reload?
     public var reloadsApplied: UInt64
     public var reloadsRefused: UInt64
-    /// Nil when no health monitor has registered.
+    /// Nil when no health monitor has ever registered.
     public var monitor: Monitor?
     /// The generation of the access log file workers are to write to (each
     /// SIGUSR1 reopen, each reload that moves the log, counts one); nil:
@@ -45,6 +45,7 @@ public struct StatusSnapshot: Sendable, Equatable {
     }
 
     public struct Monitor: Sendable, Equatable {
+        /// 0 while the supervisor restarts it.
         public var pid: Int32
         /// The generation whose servers it checks.
         public var generation: UInt64
@@ -203,7 +204,9 @@ public struct StatusSnapshot: Sendable, Equatable {
                                                             generation: record.generation, atMs: record.atMs,
                                                             message: record.message),
             reloadsApplied: applied, reloadsRefused: record.attempt > applied ? record.attempt - applied : 0,
-            monitor: monitorPID == 0 ? nil : Monitor(pid: monitorPID, generation: monitor.generation,
+            // A monitor that has run keeps its counters while it restarts
+            // (pid 0): scrapes see its counters continue, not vanish.
+            monitor: monitorPID == 0 && monitor.startedAtMs == 0 ? nil : Monitor(pid: monitorPID, generation: monitor.generation,
                                                      startedAtMs: monitor.startedAtMs,
                                                      checks: monitor.value(.checks),
                                                      checkFailures: monitor.value(.checkFailures),

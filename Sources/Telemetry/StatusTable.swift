@@ -24,7 +24,9 @@ public enum StatusTable {
             lines.append("last reload: none since start")
         }
         lines.append("reloads: \(s.reloadsApplied) applied, \(s.reloadsRefused) refused")
-        if let m = s.monitor {
+        if let m = s.monitor, m.pid == 0 {
+            lines.append("health monitor: restarting (\(m.checks) checks, \(m.checkFailures) failed, \(m.restarts) restarts so far)")
+        } else if let m = s.monitor {
             lines.append("health monitor: pid \(m.pid), checking generation \(m.generation), \(m.checks) checks, \(m.checkFailures) failed, \(m.restarts) restarts")
         } else {
             lines.append("health monitor: not running")

@@ -92,4 +92,14 @@ import SharedState
         #expect(lines.contains("tether_monitor_checks_total 40"))
         #expect(lines.contains("tether_monitor_check_failures_total 2"))
     }
+
+    @Test func aRestartingMonitorIsDownButKeepsItsCounters() {
+        var s = handSnapshot()
+        s.monitor = .init(pid: 0, generation: 3, startedAtMs: 1, checks: 40, checkFailures: 2, restarts: 1)
+        let lines = PrometheusText.render(s).split(separator: "\n").map(String.init)
+        #expect(lines.contains("tether_monitor_up 0"))
+        #expect(lines.contains("tether_monitor_checks_total 40"))
+        #expect(lines.contains("tether_monitor_restarts_total 1"))
+        #expect(StatusTable.render(s).contains("health monitor: restarting (40 checks, 2 failed, 1 restarts so far)"))
+    }
 }
