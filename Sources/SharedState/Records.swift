@@ -157,6 +157,15 @@ public struct WorkerSlot {
         get { a64(32).pointee.load(ordering: .acquiring) }
         nonmutating set { a64(32).pointee.store(newValue, ordering: .releasing) }
     }
+    /// Which start of a worker may claim this slot: the supervisor stores a
+    /// new number before each start and passes it to that worker, so a
+    /// worker whose start-up ran late (its replacement already spawned)
+    /// cannot take the slot back from its successor.
+    public var claim: UInt64 {
+        get { a64(Self.claimOffset).pointee.load(ordering: .acquiring) }
+        nonmutating set { a64(Self.claimOffset).pointee.store(newValue, ordering: .releasing) }
+    }
+    static let claimOffset = 184
     @inline(__always) public func add(_ c: Counter, _ n: UInt64 = 1) { a64(Self.counterOffset + 8 * c.rawValue).pointee.wrappingAdd(n, ordering: .relaxed) }
     @inline(__always) public func subtract(_ c: Counter, _ n: UInt64 = 1) { a64(Self.counterOffset + 8 * c.rawValue).pointee.wrappingSubtract(n, ordering: .relaxed) }
     public func value(_ c: Counter) -> UInt64 { a64(Self.counterOffset + 8 * c.rawValue).pointee.load(ordering: .relaxed) }

@@ -60,6 +60,8 @@ public struct SharedRegion: @unchecked Sendable {
         _ base: UnsafeMutableRawPointer, size: Int, workers: Int, servers: Int, supervisorPID: Int32, nowMs: UInt64
     ) -> SharedRegion {
         precondition(size >= Self.size(workers: workers, servers: servers), "shared region too small")
+        precondition(WorkerSlot.counterOffset + 8 * WorkerSlot.Counter.allCases.count <= WorkerSlot.claimOffset
+                     && WorkerSlot.claimOffset + 8 <= workerSlotSize, "worker slot fields overlap")
         precondition(WorkerSlot.counterOffset + 8 * WorkerSlot.Counter.allCases.count <= workerSlotSize,
                      "worker counters outgrew their slot")
         precondition(Control.ticketKeys + 8 + TicketKeys.size <= Control.accessLogFile, "ticket keys overlap the access log file")

@@ -39,6 +39,9 @@ public struct SupervisorConfiguration {
         /// The worker's holdings record in the shared state (its share of
         /// each server's counts, taken back when it dies); nil: none free.
         public var holdingsRecord: Int?
+        /// The claim number stored in its worker slot just before it starts
+        /// (`WorkerSlot.claim`); 0: claim unconditionally.
+        public var slotClaim: UInt64 = 0
     }
 
     /// What the health-monitor process gets: the live table (3) and the
@@ -235,6 +238,8 @@ struct Supervisor {
     var accessLogPath: String?
     var accessLog: CInt = -1
     var accessLogGeneration: UInt32 = 1
+    /// The next worker start's slot claim (`WorkerLaunch.slotClaim`).
+    var nextSlotClaim: UInt64 = 1
 
     init(_ configuration: SupervisorConfiguration) throws(SupervisorError) {
         guard configuration.workerCount > 0 else { throw .badConfiguration("no workers to start") }
@@ -873,8 +878,12 @@ struct Supervisor {
             supervisor: Posix.processID(),
             accessLogDescriptor: accessLog >= 0 ? CInt(5 + slots[i].listeners.count) : nil,
             accessLogGeneration: accessLogGeneration,
-            holdingsRecord: record
+            holdingsRecord: record,
+            slotClaim: nextSlotClaim
         )
+        // Before the start: from now on only this worker may claim slot i.
+        region?.worker(i).claim = nextSlotClaim
+        nextSlotClaim += 1
         do {
             let pid = try Posix.spawn(
                 configuration.executable, arguments: configuration.workerArguments(launch),

@@ -322,10 +322,16 @@ struct EventLoop: ~Copyable {
         if let region {
             tls?.followTicketKeys(region)
             let slot = region.worker(configuration.workerIndex)
-            slot.pid = Posix.processID()
-            slot.cpu = Int32(configuration.cpu)
-            slot.accessLogGeneration = UInt64(configuration.accessLogGeneration)
-            slot.announce(epoch: tableGeneration)
+            // A start that ran late, after the supervisor started this
+            // worker's replacement, leaves the slot to the replacement.
+            if configuration.slotClaim == 0 || slot.claim == configuration.slotClaim {
+                slot.pid = Posix.processID()
+                slot.cpu = Int32(configuration.cpu)
+                slot.accessLogGeneration = UInt64(configuration.accessLogGeneration)
+                slot.announce(epoch: tableGeneration)
+            } else {
+                log.warning("worker slot \(configuration.workerIndex) already belongs to this worker's replacement; serving without it until told to drain")
+            }
         }
     }
 

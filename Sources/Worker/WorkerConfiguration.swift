@@ -65,6 +65,10 @@ public struct WorkerConfiguration {
     /// as large as the largest `max_header_bytes`.
     public var largeBufferCount: Int = 64
     public var maxClientConnections: Int = 16 * 1024
+    /// The supervisor's claim number for this start (`WorkerSlot.claim`):
+    /// the worker takes its shared slot only while the slot still names
+    /// it; 0: unconditionally (tests, a worker without a supervisor).
+    public var slotClaim: UInt64 = 0
     /// Idle keep-alive server connections kept across all servers.
     public var maxIdleServerConnections: Int = 4 * 1024
     /// How long an idle pooled server connection is kept. Shorter than the

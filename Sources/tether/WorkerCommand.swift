@@ -25,6 +25,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "The supervisor's pid; the worker stops when it is gone.") var supervisor: Int32
     @Option(help: "The inherited descriptor of the access log, if there is one.") var accessLogFd: CInt?
     @Option(help: "The generation of the access log file (or of its absence) in the shared state.") var accessLogGeneration: UInt32 = 0
+    @Option(help: "The claim number of this start in the worker's shared slot (0: claim it regardless).") var slotClaim: UInt64 = 0
     @Option(help: "The worker's holdings record in the shared state, if it has one.") var holdings: Int?
 
     static func arguments(for launch: SupervisorConfiguration.WorkerLaunch) -> [String] {
@@ -37,6 +38,7 @@ struct WorkerCommand: ParsableCommand {
         for l in launch.listeners { out += ["--listener", "\(l.descriptor):\(l.service)"] }
         if let fd = launch.accessLogDescriptor { out += ["--access-log-fd", "\(fd)"] }
         out += ["--access-log-generation", "\(launch.accessLogGeneration)"]
+        out += ["--slot-claim", "\(launch.slotClaim)"]
         if let record = launch.holdingsRecord { out += ["--holdings", "\(record)"] }
         return out
     }
@@ -72,6 +74,7 @@ struct WorkerCommand: ParsableCommand {
             worker.drainTimeoutMilliseconds = drainMs
             worker.accessLogDescriptor = accessLogFd
             worker.accessLogGeneration = accessLogGeneration
+            worker.slotClaim = slotClaim
             if let raw = getenv("TETHER_RECEIVE_BUFFERS") {
                 let text = String(cString: raw)
                 // A tuning knob (and the tests' way to starve a worker).
