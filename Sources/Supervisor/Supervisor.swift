@@ -343,16 +343,20 @@ struct Supervisor {
     }
 
     /// A socket bound to `address` and listening, SO_REUSEPORT so that each
-    /// worker has its own accept queue.
-    static func openListener(_ address: SocketAddress) throws(SupervisorError) -> CInt {
+    /// worker has its own accept queue. `listening: false` only binds it
+    /// (the address is taken, a conflict is found now), and `start` makes it
+    /// listen just before its worker starts: a socket in the SO_REUSEPORT
+    /// group gets its share of new connections from the moment it listens,
+    /// so it must not listen before a worker will accept from it.
+    static func openListener(_ address: SocketAddress, listening: Bool = true) throws(SupervisorError) -> CInt {
         do {
-            return try bindListener(address)
+            return try bindListener(address, listening: listening)
         } catch {
             throw .cannotListen("\(address)", error)
         }
     }
 
-    static func bindListener(_ address: SocketAddress) throws(PosixError) -> CInt {
+    static func bindListener(_ address: SocketAddress, listening: Bool = true) throws(PosixError) -> CInt {
         let v6 = address.storage.ss_family == sa_family_t(AF_INET6)
         let fd = try Posix.socket(family: v6 ? AF_INET6 : AF_INET, type: CInt(SOCK_STREAM.rawValue))
         do {
@@ -361,7 +365,7 @@ struct Supervisor {
             try Posix.setOption(fd, level: CInt(IPPROTO_TCP), name: TCP_NODELAY, value: 1)
             if v6 { try Posix.setOption(fd, level: CInt(IPPROTO_IPV6), name: IPV6_V6ONLY, value: 1) }
             try Posix.bind(fd, address)
-            try Posix.listen(fd, backlog: SOMAXCONN)
+            if listening { try Posix.listen(fd, backlog: SOMAXCONN) }
         } catch {
             Posix.close(fd)
             throw error
@@ -766,7 +770,8 @@ struct Supervisor {
                         fds.append(slot.listeners[k])
                     } else {
                         do throws(SupervisorError) {
-                            fds.append(try Supervisor.openListener(l.address))
+                            // Listening only once this slot's replacement starts.
+                            fds.append(try Supervisor.openListener(l.address, listening: false))
                         } catch {
                             out.append(fds)
                             throw error
@@ -865,6 +870,13 @@ struct Supervisor {
 
     mutating func start(_ i: Int, now: UInt64) {
         slots[i].restartAt = 0
+        // A listen change's new sockets were only bound; listening again on
+        // one that listens already just keeps it.
+        for fd in slots[i].listeners {
+            do throws(PosixError) { try Posix.listen(fd, backlog: SOMAXCONN) } catch {
+                log.error("worker \(i): a listening socket could not listen: \(error)")
+            }
+        }
         let record = holdings.take()
         if record == nil {
             log.error("worker \(i) starts without a holdings record (all \(region?.holdingsCapacity ?? 0) are held): if it dies, its requests and connections keep counting against their servers")
