@@ -113,9 +113,9 @@ extension ConfigDecoder {
 
         let now = Int64(time(nil))
         if summary.notAfter <= now {
-            warning(certificateNode, "certificate: \(certificatePath) expired on \(ConfigDecoder.utcDate(summary.notAfter)); clients will refuse it")
+            warning(certificateNode, "certificate: \(certificatePath) expired on \(UTCText.minute(summary.notAfter)); clients will refuse it")
         } else if summary.notBefore > now {
-            warning(certificateNode, "certificate: \(certificatePath) is not valid until \(ConfigDecoder.utcDate(summary.notBefore)); clients will refuse it until then")
+            warning(certificateNode, "certificate: \(certificatePath) is not valid until \(UTCText.minute(summary.notBefore)); clients will refuse it until then")
         }
 
         let selecting = configuredNames ?? summary.dnsNames
@@ -186,13 +186,28 @@ extension ConfigDecoder {
         }
         return nil
     }
+}
+
+/// Dates of certificates, for messages: UTC, from seconds since the epoch.
+public enum UTCText {
+    /// "2027-01-31".
+    public static func day(_ seconds: Int64) -> String {
+        let p = parts(seconds)
+        return "\(p.tm_year + 1900)-\(two(p.tm_mon + 1))-\(two(p.tm_mday))"
+    }
 
     /// "2026-11-25 03:10 UTC".
-    static func utcDate(_ seconds: Int64) -> String {
+    public static func minute(_ seconds: Int64) -> String {
+        let p = parts(seconds)
+        return "\(day(seconds)) \(two(p.tm_hour)):\(two(p.tm_min)) UTC"
+    }
+
+    static func parts(_ seconds: Int64) -> tm {
         var t = time_t(seconds)
         var parts = tm()
         gmtime_r(&t, &parts)
-        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) \(two(parts.tm_hour)):\(two(parts.tm_min)) UTC"
+        return parts
     }
+
+    static func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
 }

@@ -105,7 +105,7 @@ struct Summary {
             for (k, c) in tls.certificates.enumerated() {
                 let names = c.serverNames.isEmpty ? "no server names" : c.serverNames.joined(separator: ", ")
                 lines.append("    \(k == 0 ? "default " : "")\(c.certificatePath)  \(c.summary.keyDescription), serial \(c.summary.serial), "
-                             + "until \(Summary.utcDate(c.summary.notAfter))  →  \(names)")
+                             + "until \(UTCText.day(c.summary.notAfter))  →  \(names)")
             }
         }
         lines.append("")
@@ -141,15 +141,6 @@ struct Summary {
         let ms = Double(compileTime.components.seconds) * 1000 + Double(compileTime.components.attoseconds) / 1e15
         lines.append("routing table: \(imageBytes) bytes; loaded, validated and compiled in \(Int(ms * 10 + 0.5) / 10).\(Int(ms * 10 + 0.5) % 10) ms")
         return lines.joined(separator: "\n")
-    }
-
-    /// "2027-01-31" (UTC).
-    static func utcDate(_ seconds: Int64) -> String {
-        var t = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))"
     }
 
     func plural(_ n: Int, _ word: String) -> String { "\(n) \(word)\(n == 1 ? "" : "s")" }
